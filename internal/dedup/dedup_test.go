@@ -1,0 +1,330 @@
+package dedup
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestNormalizeTitle(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"empty", "", ""},
+		{"only punctuation", "?!…", ""},
+		{"lower case", "Senate Passes Bill", "senate passes bill"},
+		{"whitespace collapsed", "  Senate\tpasses \n bill  ", "senate passes bill"},
+		{"punctuation removed", "Senate passes bill: what's next?", "senate passes bill whats next"},
+		{"curly apostrophe", "ISIS’s atrocities", "isiss atrocities"},
+		{"quotes and dashes", "“We remain united” — ministers", "we remain united ministers"},
+		{"breaking colon", "BREAKING: Senate passes bill", "senate passes bill"},
+		{"breaking lower", "breaking : Senate passes bill", "senate passes bill"},
+		{"update", "UPDATE: Senate passes bill", "senate passes bill"},
+		{"updated", "Updated - Senate passes bill", "senate passes bill"},
+		{"live", "LIVE: Senate debates bill", "senate debates bill"},
+		{"exclusive", "EXCLUSIVE: Senate passes bill", "senate passes bill"},
+		{"watch", "WATCH: Senate passes bill", "senate passes bill"},
+		{"breaking news dash", "Breaking news - Senate passes bill", "senate passes bill"},
+		{"breaking news en dash", "Breaking News – Senate passes bill", "senate passes bill"},
+		{"stacked labels", "LIVE: UPDATE: Senate passes bill", "senate passes bill"},
+		{"label without separator kept", "Breaking Bad star dies", "breaking bad star dies"},
+		{"live updates kept", "Live updates", "live updates"},
+		{"label alone kept", "BREAKING:", "breaking"},
+		{"label then punctuation only", "BREAKING: ...", "breaking"},
+		{"unicode", "Größte Überschwemmung seit 1990", "größte überschwemmung seit 1990"},
+		{"cyrillic", "Москва: новости дня", "москва новости дня"},
+		{"digits", "Dow falls 2.5% in 2024", "dow falls 2 5 in 2024"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NormalizeTitle(tt.in); got != tt.want {
+				t.Errorf("NormalizeTitle(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+const (
+	climateText = "The Senate on Sunday passed a sweeping climate and energy bill after an overnight session, " +
+		"sending the $370 billion package to the House. Democrats voted unanimously for the measure, " +
+		"which invests in clean energy and lowers prescription drug prices."
+	climateTextOther = "After a marathon vote-a-rama, senators approved the Democrats' climate, health care and tax " +
+		"package 51-50, with Vice President Kamala Harris breaking the tie. The House is expected to pass " +
+		"the bill on Friday, clean energy advocates said."
+	quakeText = "A magnitude 7.1 earthquake struck off the coast of northern Japan on Wednesday, " +
+		"the Japan Meteorological Agency said, triggering a tsunami advisory."
+	recipeText = "Preheat the oven to 200C. Toss the squash with olive oil, salt and chilli flakes, " +
+		"then roast for 35 minutes until golden and serve with yoghurt."
+)
+
+func TestContentHash(t *testing.T) {
+	base := ContentHash("Senate passes sweeping climate bill", "See https://example.com/story?id=4 for more.\nDetails follow.")
+	if len(base) != 32 {
+		t.Fatalf("ContentHash length = %d, want 32", len(base))
+	}
+	same := []struct {
+		name, title, text string
+	}{
+		{"case", "SENATE PASSES SWEEPING CLIMATE BILL", "see https://example.com/story?id=4 for more.\nDETAILS FOLLOW."},
+		{"whitespace", "  Senate   passes sweeping\nclimate bill ", "See  https://example.com/story?id=4 for more. Details\tfollow."},
+		{"punctuation", "Senate passes sweeping climate bill!", "See https://example.com/story?id=4 for more... Details follow!"},
+		{"breaking label", "BREAKING: Senate passes sweeping climate bill", "See https://example.com/story?id=4 for more.\nDetails follow."},
+		{"tracking params", "Senate passes sweeping climate bill", "See https://example.com/story?id=4&utm_source=rss&fbclid=x for more.\nDetails follow."},
+		{"url fragment", "Senate passes sweeping climate bill", "See https://EXAMPLE.com/story?id=4#top for more.\nDetails follow."},
+	}
+	for _, tt := range same {
+		t.Run("same/"+tt.name, func(t *testing.T) {
+			if got := ContentHash(tt.title, tt.text); got != base {
+				t.Errorf("ContentHash(%q, %q) = %s, want %s (unchanged)", tt.title, tt.text, got, base)
+			}
+		})
+	}
+	differ := []struct {
+		name, title, text string
+	}{
+		{"title word", "Senate passes modest climate bill", "See https://example.com/story?id=4 for more.\nDetails follow."},
+		{"text word", "Senate passes sweeping climate bill", "See https://example.com/story?id=4 for more.\nDetails differ."},
+		{"real url param", "Senate passes sweeping climate bill", "See https://example.com/story?id=5 for more.\nDetails follow."},
+		{"text moved into title", "Senate passes sweeping climate bill See", "https://example.com/story?id=4 for more.\nDetails follow."},
+	}
+	for _, tt := range differ {
+		t.Run("differ/"+tt.name, func(t *testing.T) {
+			if got := ContentHash(tt.title, tt.text); got == base {
+				t.Errorf("ContentHash(%q, %q) = %s, want a different hash", tt.title, tt.text, got)
+			}
+		})
+	}
+}
+
+// sameStoryPairs hold both sides of the near-duplicate line.
+var sameStoryPairs = []struct {
+	name string
+	a, b Doc
+	want bool
+}{
+	{
+		name: "same headline, case and punctuation",
+		a:    Doc{Title: "Senate passes sweeping climate bill after marathon session", Text: climateText},
+		b:    Doc{Title: "SENATE PASSES SWEEPING CLIMATE BILL, AFTER MARATHON SESSION!", Text: climateTextOther},
+		want: true,
+	},
+	{
+		name: "breaking prefix",
+		a:    Doc{Title: "BREAKING: Senate passes sweeping climate bill after marathon session", Text: climateText},
+		b:    Doc{Title: "Senate passes sweeping climate bill after marathon session", Text: climateText},
+		want: true,
+	},
+	{
+		name: "one word changed",
+		a:    Doc{Title: "Senate passes sweeping climate bill after marathon session", Text: climateText},
+		b:    Doc{Title: "Senate passes sweeping climate bill after long session", Text: climateTextOther},
+		want: true,
+	},
+	{
+		name: "one word inserted",
+		a:    Doc{Title: "Senate passes sweeping climate bill after marathon session"},
+		b:    Doc{Title: "Senate passes sweeping climate bill after marathon weekend session"},
+		want: true,
+	},
+	{
+		name: "one word changed, no texts",
+		a:    Doc{Title: "Senate passes sweeping climate bill after marathon session"},
+		b:    Doc{Title: "Senate passes sweeping climate bill after long session", Text: climateText},
+		want: true,
+	},
+	{
+		name: "same url, tracking params differ",
+		a:    Doc{Title: "Climate bill", CanonicalURL: CanonicalURL("https://news.example/climate?utm_source=rss")},
+		b:    Doc{Title: "Something else entirely", CanonicalURL: CanonicalURL("https://NEWS.example/climate?fbclid=123#x")},
+		want: true,
+	},
+	{
+		name: "short generic title, near-identical text",
+		a:    Doc{Title: "Live updates", Text: climateText},
+		b:    Doc{Title: "LIVE UPDATES", Text: climateText + " More soon."},
+		want: true,
+	},
+	{
+		name: "short title, key word differs",
+		a:    Doc{Title: "Earthquake hits Japan", Text: quakeText},
+		b:    Doc{Title: "Earthquake hits Chile", Text: quakeText},
+		want: false,
+	},
+	{
+		name: "two words changed",
+		a:    Doc{Title: "Apple unveils new iPhone at September event"},
+		b:    Doc{Title: "Apple unveils new iPad at October event"},
+		want: false,
+	},
+	{
+		name: "many common words, different subjects",
+		a:    Doc{Title: "What we know about the new rules for travel to the US", Text: quakeText},
+		b:    Doc{Title: "What we know about the new rules for school meals in the UK", Text: recipeText},
+		want: false,
+	},
+	{
+		name: "one word changed, unrelated texts",
+		a:    Doc{Title: "Five things to know before the weekend starts", Text: quakeText},
+		b:    Doc{Title: "Five things to cook before the weekend starts", Text: recipeText},
+		want: false,
+	},
+	{
+		name: "generic short title, different texts",
+		a:    Doc{Title: "Live updates", Text: quakeText},
+		b:    Doc{Title: "Live updates", Text: climateText},
+		want: false,
+	},
+	{
+		name: "generic short title, one text missing",
+		a:    Doc{Title: "Morning briefing", Text: quakeText},
+		b:    Doc{Title: "Morning briefing"},
+		want: false,
+	},
+	{
+		name: "same short title, reworded texts",
+		a:    Doc{Title: "Earthquake hits Japan", Text: quakeText},
+		b:    Doc{Title: "Earthquake hits Japan", Text: "Strong quake shakes northern Japan; tsunami advisory issued for the coast."},
+		want: false,
+	},
+	{
+		name: "empty titles",
+		a:    Doc{Text: climateText},
+		b:    Doc{Text: climateText},
+		want: false,
+	},
+	{
+		name: "different urls, different titles",
+		a:    Doc{Title: "Senate passes sweeping climate bill after marathon session", CanonicalURL: "https://a.example/1"},
+		b:    Doc{Title: "House delays vote on farm subsidies until next month", CanonicalURL: "https://a.example/2"},
+		want: false,
+	},
+}
+
+func TestSameStory(t *testing.T) {
+	for _, tt := range sameStoryPairs {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SameStory(tt.a, tt.b); got != tt.want {
+				t.Errorf("SameStory(%q, %q) = %v, want %v", tt.a.Title, tt.b.Title, got, tt.want)
+			}
+			if got := SameStory(tt.b, tt.a); got != tt.want {
+				t.Errorf("SameStory(%q, %q) (swapped) = %v, want %v", tt.b.Title, tt.a.Title, got, tt.want)
+			}
+		})
+	}
+}
+
+func sharesKey(a, b []string) bool {
+	for _, k := range a {
+		if slices.Contains(b, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStoryKeys checks that every pair SameStory joins is found by a shared
+// key, and that the title keys of pairs kept apart do not collide where the
+// key scheme can tell them apart.
+func TestStoryKeys(t *testing.T) {
+	for _, tt := range sameStoryPairs {
+		t.Run(tt.name, func(t *testing.T) {
+			ka := StoryKeys(tt.a.Title, tt.a.Text, tt.a.CanonicalURL)
+			kb := StoryKeys(tt.b.Title, tt.b.Text, tt.b.CanonicalURL)
+			if tt.want && !sharesKey(ka, kb) {
+				t.Errorf("StoryKeys share no key for joined pair:\n%q\n%q", ka, kb)
+			}
+		})
+	}
+	apart := []struct{ a, b string }{
+		{"Earthquake hits Japan", "Earthquake hits Chile"},
+		{"Apple unveils new iPhone at September event", "Apple unveils new iPad at October event"},
+		{"What we know about the new rules for travel to the US", "What we know about the new rules for school meals in the UK"},
+	}
+	for _, p := range apart {
+		if ka, kb := StoryKeys(p.a, "", ""), StoryKeys(p.b, "", ""); sharesKey(ka, kb) {
+			t.Errorf("StoryKeys(%q) and StoryKeys(%q) share a key", p.a, p.b)
+		}
+	}
+}
+
+func TestStoryKeysShape(t *testing.T) {
+	long := strings.Repeat("word ", 30) + "end"
+	tests := []struct {
+		name, title, url string
+		want             int
+	}{
+		{"nothing", "", "", 0},
+		{"url only", "", "https://example.com/a", 1},
+		{"short title", "Earthquake hits Japan", "", 1},
+		{"short title and url", "Earthquake hits Japan", "https://example.com/a", 2},
+		{"five words", "one two three four five", "", 1 + 1 + 5},
+		{"long title bounded", "a b c d e f g h i j k l m n o p q r s t u v w x y z", "https://example.com/a", 1 + 1 + 1 + maxKeyWords},
+		{"repeated words deduplicated", long, "", 1 + 1 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := StoryKeys(tt.title, "", tt.url)
+			if got := len(keys); got != tt.want {
+				t.Errorf("len(StoryKeys(%q)) = %d, want %d: %q", tt.title, got, tt.want, keys)
+			}
+			if len(keys) > 24 {
+				t.Errorf("StoryKeys gave %d keys, more than 24", len(keys))
+			}
+		})
+	}
+}
+
+func FuzzStoryKeys(f *testing.F) {
+	for _, p := range sameStoryPairs {
+		f.Add(p.a.Title, p.a.Text, p.b.Title)
+	}
+	for _, s := range urlSeeds(f) {
+		f.Add("BREAKING: "+s, s, s)
+	}
+	f.Fuzz(func(t *testing.T, title, text, rawURL string) {
+		cu := CanonicalURL(rawURL)
+		keys := StoryKeys(title, text, cu)
+		if again := StoryKeys(title, text, cu); !slices.Equal(keys, again) {
+			t.Fatalf("StoryKeys not deterministic: %q vs %q", keys, again)
+		}
+		if len(keys) > 24 {
+			t.Fatalf("StoryKeys gave %d keys", len(keys))
+		}
+		h := ContentHash(title, text)
+		if h != ContentHash(title, text) || len(h) != 32 {
+			t.Fatalf("ContentHash not deterministic or wrong length: %q", h)
+		}
+		if n := NormalizeTitle(title); !utf8.ValidString(n) || NormalizeTitle(n) != n {
+			t.Fatalf("NormalizeTitle(%q) = %q: invalid or not idempotent", title, n)
+		}
+		d := Doc{Title: title, Text: text, CanonicalURL: cu}
+		if NormalizeTitle(title) != "" && text != "" && !SameStory(d, d) && len(strings.Fields(NormalizeTitle(title))) >= minLongTitleWords {
+			t.Fatalf("SameStory(d, d) = false for %q", title)
+		}
+	})
+}
+
+func BenchmarkContentHash(b *testing.B) {
+	title := "BREAKING: Senate passes sweeping climate bill after marathon session"
+	text := strings.Repeat(climateText+" ", 4)
+	for b.Loop() {
+		ContentHash(title, text)
+	}
+}
+
+func TestNormalizeTextURLs(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a - b", "a b"},
+		{"see https://Example.com/x?utm_source=y - then, more", "see https example com x then more"},
+		{"https://example.com/", "https example com"},
+		{"-- https://example.com/a?id=1 --", "https example com a id 1"},
+	}
+	for _, tt := range tests {
+		if got := string(normalizeText(tt.in)); got != tt.want {
+			t.Errorf("normalizeText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
