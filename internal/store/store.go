@@ -1,0 +1,375 @@
+// Package store owns syndic's SQLite database: it is the only holder of a
+// *sql.DB. It keeps per-source fetch state, items with their stories and
+// tombstones, and the full-text index, behind methods that each run in one
+// transaction. Writes funnel through a single connection; reads use a pool
+// of query-only connections that WAL lets run beside the writer.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned when a source or item does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrReadOnly is returned by methods that write when the store was opened
+// with Options.ReadOnly.
+var ErrReadOnly = errors.New("store is read-only")
+
+// ErrInvalidSearch wraps the error of an FTS5 query the user got wrong.
+var ErrInvalidSearch = errors.New("invalid search query")
+
+// busyTimeout is how long a connection waits for a lock before giving up.
+// Readers never wait in WAL mode; the writer waits for checkpoints and
+// for another process (a CLI command beside the server).
+const busyTimeout = 10 * time.Second
+
+// pageSize is the page size of a new database.
+const pageSize = 16384
+
+// readers is the size of the query-only pool. The machine is small and
+// SQLite reads are CPU bound, so a few connections are enough.
+const readers = 4
+
+// Options tune Open.
+type Options struct {
+	// Logger receives migration notices; nil discards them.
+	Logger *slog.Logger
+	// ReadOnly opens an existing, migrated database for reading only: no
+	// file is created, no migration runs and writing methods return
+	// ErrReadOnly.
+	ReadOnly bool
+}
+
+// Store is syndic's database. Every method is safe for concurrent use.
+type Store struct {
+	path   string
+	log    *slog.Logger
+	writer *sql.DB // one connection; nil when read-only
+	reader *sql.DB // query-only pool
+}
+
+// Open opens the database at path, creating and migrating it as needed.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	s := &Store{path: abs, log: log}
+	if opts.ReadOnly {
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("open database %q read-only: %w", path, err)
+		}
+	} else {
+		s.writer, err = sql.Open("sqlite", dsn(abs, connWriter))
+		if err != nil {
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
+		// One writer connection: SQLite allows one writer at a time anyway,
+		// and queueing in database/sql (which honours ctx) beats spinning
+		// in the busy handler.
+		s.writer.SetMaxOpenConns(1)
+		s.writer.SetMaxIdleConns(1)
+		s.writer.SetConnMaxLifetime(0)
+		s.writer.SetConnMaxIdleTime(0)
+		if err := s.migrate(ctx); err != nil {
+			s.writer.Close()
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
+	}
+	s.reader, err = sql.Open("sqlite", dsn(abs, connReader))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open database %q: %w", path, err)
+	}
+	s.reader.SetMaxOpenConns(readers)
+	s.reader.SetMaxIdleConns(readers)
+	if opts.ReadOnly {
+		if err := s.checkVersion(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open database %q read-only: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// Kinds of connection.
+const (
+	connWriter = iota
+	connReader
+	connBackup
+)
+
+// dsn builds the connection string for a kind of connection. Every
+// setting is a _pragma so that each connection a pool opens gets it, not
+// only the first.
+func dsn(path string, kind int) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	switch kind {
+	case connReader:
+		q.Add("_pragma", "query_only(1)")
+	case connWriter:
+		// Items are 2-4 KB; in 4 KB pages most would sit alone and waste
+		// a third of the file. page_size only takes effect on a new file,
+		// so it must come before journal_mode, which the driver applies
+		// after every _pragma.
+		q.Add("_pragma", fmt.Sprintf("page_size(%d)", pageSize))
+		// journal_mode is persistent; setting it from the writer is enough.
+		q.Set("_journal_mode", "WAL")
+		// Keep the WAL file from staying at its high-water mark.
+		q.Add("_pragma", "journal_size_limit(67108864)")
+		q.Set("_txlock", "immediate")
+	}
+	// A file: URI escapes '?' and '#' in the path, which the plain form
+	// cannot carry.
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), OmitHost: true, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Close closes the database. The WAL is checkpointed by SQLite when the
+// last connection closes.
+func (s *Store) Close() error {
+	var errs []error
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	if s.writer != nil {
+		errs = append(errs, s.writer.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close database %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// write runs fn in one IMMEDIATE transaction on the writer and commits it
+// unless fn fails or ctx ends first.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.writer == nil {
+		return ErrReadOnly
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in one read transaction on the reader pool, so that it sees
+// a single snapshot.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	return fn(tx)
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping database %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// Size reports the database size in bytes (pages in use times page size,
+// without the WAL).
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.reader.QueryRowContext(ctx, `
+		SELECT page_count * page_size
+		FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("size of database %q: %w", s.path, err)
+	}
+	return n, nil
+}
+
+// ItemCount reports how many items are stored.
+func (s *Store) ItemCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count items: %w", err)
+	}
+	return n, nil
+}
+
+// Optimize lets SQLite refresh the statistics its query planner uses.
+// Run it now and then (daily) and before closing a long-lived store.
+func (s *Store) Optimize(ctx context.Context) error {
+	if s.writer == nil {
+		return fmt.Errorf("optimize database: %w", ErrReadOnly)
+	}
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+		return fmt.Errorf("optimize database %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// Checkpoint copies the WAL into the database and truncates it. Readers
+// still on an old snapshot make it partial; that is not an error and the
+// next checkpoint finishes the work.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.writer == nil {
+		return fmt.Errorf("checkpoint database: %w", ErrReadOnly)
+	}
+	var busy, logPages, done int
+	err := s.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
+	if err != nil {
+		return fmt.Errorf("checkpoint database %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// Backup writes a consistent, compacted copy of the database to path,
+// which must not exist. Writers go on meanwhile: the copy is made from a
+// read snapshot.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("back up database to %q: %w", path, os.ErrExist)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("back up database to %q: %w", path, err)
+	}
+	// VACUUM INTO writes only the new file, yet SQLite refuses it on a
+	// query-only connection; a connection of its own keeps both pools as
+	// they are.
+	db, err := sql.Open("sqlite", dsn(s.path, connBackup))
+	if err != nil {
+		return fmt.Errorf("back up database to %q: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("back up database to %q: %w", path, err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs SQLite's integrity check and, when the store can
+// write, the full-text index's own check. It returns "ok" or the problems
+// found, one per line; the error is for failures to run the check.
+func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	rows, err := s.reader.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return "", fmt.Errorf("check database %q: %w", s.path, err)
+	}
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("check database %q: %w", s.path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("check database %q: %w", s.path, err)
+	}
+	rows.Close()
+	if s.writer != nil {
+		// The FTS check is spelled as an INSERT, so it needs the writer;
+		// it compares the index against the items it was built from.
+		_, err := s.writer.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("check database %q: %w", s.path, err)
+			}
+			problems = append(problems, "full-text index: "+err.Error())
+		}
+	}
+	if len(problems) == 0 {
+		return "ok", nil
+	}
+	return strings.Join(problems, "\n"), nil
+}
+
+// ms converts a time to the stored form: unix milliseconds UTC, 0 for the
+// zero time.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// jsonList encodes a list for a JSON column: NULL when empty.
+func jsonList(l []string) (any, error) {
+	if len(l) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// parseList decodes a JSON column written by jsonList.
+func parseList(v sql.NullString) ([]string, error) {
+	if !v.Valid || v.String == "" {
+		return nil, nil
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(v.String), &l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// jsonArray encodes values for `IN (SELECT value FROM json_each(?))`,
+// which lets one prepared statement take a list of any length.
+func jsonArray(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l) // []string always marshals
+	return string(b)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
