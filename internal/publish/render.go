@@ -1,0 +1,373 @@
+package publish
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/syndic-dev/syndic/internal/model"
+)
+
+// summaryRunes bounds the plain-text summary of every entry.
+const summaryRunes = 300
+
+// defaultLimit is the page size of an output configured without one.
+const defaultLimit = 50
+
+// generator names syndic in the feeds it writes.
+const (
+	generatorName = "syndic"
+	generatorURI  = "https://github.com/syndic-dev/syndic"
+)
+
+// itemURNPrefix starts every published item id. A URN rather than a URL
+// under base_url keeps ids stable when the service moves; the same string is
+// the Atom id, the RSS guid and the JSON Feed id.
+const itemURNPrefix = "urn:syndic:item:"
+
+// Rendered is one cached render of one output page in one format.
+type Rendered struct {
+	Body         []byte
+	Gzip         []byte // Body gzip-compressed once, served as is
+	ETag         string // strong validator of Body: quoted hex of its SHA-256
+	GzipETag     string // validator of the gzip variant: ETag with "-gz" inside the quotes
+	LastModified time.Time
+	ContentType  string
+	Entries      int // entries on this page
+	Pages        int // pages of the output
+}
+
+// contentTypes maps each format to its media type.
+var contentTypes = map[string]string{
+	FormatRSS:  "application/rss+xml; charset=utf-8",
+	FormatAtom: "application/atom+xml; charset=utf-8",
+	FormatJSON: "application/feed+json; charset=utf-8",
+}
+
+// Render returns page (>= 1) of an output in format ("rss", "atom" or
+// "json"), rendering it only when no cached render of the current selection
+// exists. Errors match ErrUnknownOutput, ErrUnknownFormat or ErrNoSuchPage.
+func (p *Publisher) Render(ctx context.Context, outputID, format string, page int) (*Rendered, error) {
+	if _, ok := contentTypes[format]; !ok {
+		return nil, fmt.Errorf("render output %q: %w %q", outputID, ErrUnknownFormat, format)
+	}
+	st, err := p.lookup(outputID)
+	if err != nil {
+		return nil, fmt.Errorf("render output: %w", err)
+	}
+	if page < 1 {
+		return nil, fmt.Errorf("render output %q page %d: %w", outputID, page, ErrNoSuchPage)
+	}
+	key := renderKey{format, page}
+	p.mu.Lock()
+	r := st.renders[key]
+	p.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+
+	st.build.Lock()
+	defer st.build.Unlock()
+	sel, v, err := p.selectionLocked(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("render output %q: %w", outputID, err)
+	}
+	if v.cached != nil {
+		if r := v.cached[key]; r != nil {
+			return r, nil
+		}
+	}
+	limit := v.out.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	pages := max(1, (len(sel.entries)+limit-1)/limit)
+	if page > pages {
+		return nil, fmt.Errorf("render output %q page %d of %d: %w", outputID, page, pages, ErrNoSuchPage)
+	}
+	start := time.Now()
+	lo, hi := (page-1)*limit, min(page*limit, len(sel.entries))
+	views := make([]*entryView, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		if sel.views[i] == nil {
+			sel.views[i] = p.view(&v.out, &sel.entries[i], v.srcs, sel.lastModified)
+		}
+		views = append(views, sel.views[i])
+	}
+	d := &doc{
+		out:          &v.out,
+		base:         p.baseURL,
+		format:       format,
+		page:         page,
+		pages:        pages,
+		lastModified: sel.lastModified,
+		entries:      views,
+	}
+	var body []byte
+	switch format {
+	case FormatAtom:
+		body, err = renderAtom(d)
+	case FormatRSS:
+		body, err = renderRSS(d)
+	default:
+		body, err = renderJSON(d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render output %q as %s: %w", outputID, format, err)
+	}
+	r, err = newRendered(body, contentTypes[format], sel.lastModified, len(views), pages)
+	if err != nil {
+		return nil, fmt.Errorf("render output %q as %s: %w", outputID, format, err)
+	}
+	p.renderCount.Add(1)
+	p.log.Debug("rendered output", "output", outputID, "format", format, "page", page,
+		"entries", len(views), "bytes", len(body), "duration_ms", time.Since(start).Milliseconds())
+
+	p.mu.Lock()
+	if st.gen == v.gen {
+		if st.renders == nil {
+			st.renders = map[renderKey]*Rendered{}
+		}
+		st.renders[key] = r
+	}
+	p.mu.Unlock()
+	return r, nil
+}
+
+// stateView is a consistent snapshot of an output's state.
+type stateView struct {
+	out    model.Output
+	gen    uint64
+	srcs   map[string]model.SourceInfo
+	cached map[renderKey]*Rendered
+}
+
+// selectionLocked returns the output's current selection, computing and
+// caching it when needed. The caller holds st.build.
+func (p *Publisher) selectionLocked(ctx context.Context, st *outputState) (*selection, stateView, error) {
+	p.mu.Lock()
+	v := stateView{out: st.out, gen: st.gen, srcs: p.sources, cached: st.renders}
+	sel := st.sel
+	p.mu.Unlock()
+	if sel != nil {
+		return sel, v, nil
+	}
+	// SetConfig replaces p.sources instead of changing it, so the snapshot
+	// may be read without the lock.
+	sel, err := p.selectEntries(ctx, &v.out, v.srcs)
+	if err != nil {
+		return nil, v, err
+	}
+	p.mu.Lock()
+	if st.gen == v.gen {
+		st.sel = sel
+	}
+	p.mu.Unlock()
+	return sel, v, nil
+}
+
+// currentSelection is selectionLocked for callers that do not hold the
+// output's build lock.
+func (p *Publisher) currentSelection(ctx context.Context, st *outputState) (*selection, stateView, error) {
+	st.build.Lock()
+	defer st.build.Unlock()
+	return p.selectionLocked(ctx, st)
+}
+
+func newRendered(body []byte, contentType string, lastMod time.Time, entries, pages int) (*Rendered, error) {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	tag := etagOf(body)
+	return &Rendered{
+		Body:         body,
+		Gzip:         gz.Bytes(),
+		ETag:         `"` + tag + `"`,
+		GzipETag:     `"` + tag + `-gz"`,
+		LastModified: lastMod,
+		ContentType:  contentType,
+		Entries:      entries,
+		Pages:        pages,
+	}, nil
+}
+
+func etagOf(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])[:32]
+}
+
+// doc is one page of one output, ready for a format's renderer.
+type doc struct {
+	out          *model.Output
+	base         string
+	format       string
+	page, pages  int
+	lastModified time.Time
+	entries      []*entryView
+}
+
+func (d *doc) title() string {
+	if t := cleanText(strings.TrimSpace(d.out.Title)); t != "" {
+		return t
+	}
+	return cleanText(d.out.ID)
+}
+
+// description is never empty: RSS requires one.
+func (d *doc) description() string {
+	if s := cleanText(strings.TrimSpace(d.out.Description)); s != "" {
+		return s
+	}
+	return "Items from " + d.title()
+}
+
+// pageURL is the canonical URL of page n in format f: page 1 has no query,
+// so it is also the feed's subscription URL.
+func (d *doc) pageURL(f string, n int) string {
+	return outputURL(d.base, d.out.ID, f, n)
+}
+
+func outputURL(base, id, format string, page int) string {
+	u := base + "feeds/" + url.PathEscape(id) + "." + format
+	if page > 1 {
+		u += "?page=" + strconv.Itoa(page)
+	}
+	return u
+}
+
+// pagingLink is one RFC 5005 link relation of a page.
+type pagingLink struct{ rel, href string }
+
+// paging returns the RFC 5005 first/prev/next/last links of the page; a
+// single-page output has none.
+func (d *doc) paging() []pagingLink {
+	if d.pages <= 1 {
+		return nil
+	}
+	links := []pagingLink{{"first", d.pageURL(d.format, 1)}}
+	if d.page > 1 {
+		links = append(links, pagingLink{"prev", d.pageURL(d.format, d.page-1)})
+	}
+	if d.page < d.pages {
+		links = append(links, pagingLink{"next", d.pageURL(d.format, d.page+1)})
+	}
+	return append(links, pagingLink{"last", d.pageURL(d.format, d.pages)})
+}
+
+// entryView is the format-independent published form of an entry: every
+// string cleaned, HTML sanitized.
+type entryView struct {
+	id         string // itemURNPrefix + item ID
+	link       string // absolute http(s) or ""
+	title      string
+	author     string // the item's author, else the source's title
+	categories []string
+	published  time.Time
+	updated    time.Time
+	summary    string // plain text, at most summaryRunes runes
+	text       string // headlines body: summary plus the also-in note
+	html       string // articles body: sanitized HTML plus the also-in note
+	note       string // "Also reported by: …", "" when no other source
+	alsoIn     []string
+
+	sourceID    string
+	sourceTitle string
+	sourceURL   string // the source's feed URL; "" unless ShowSourceURLs
+	sourceSite  string // the source's site URL; "" unless ShowSourceURLs
+	story       string
+}
+
+// articles reports whether the output republishes full content.
+func articles(out *model.Output) bool { return out.Mode == model.OutputModeArticles }
+
+// view builds the published form of an entry. fallback dates an item the
+// store gave no dates at all.
+func (p *Publisher) view(out *model.Output, e *entry, srcs map[string]model.SourceInfo, fallback time.Time) *entryView {
+	it := &e.item
+	v := &entryView{
+		id:          itemURNPrefix + url.PathEscape(it.ID),
+		link:        safeLink(it.Link),
+		title:       cleanText(collapseSpace(it.Title)),
+		sourceID:    cleanText(it.SourceID),
+		sourceTitle: cleanText(sourceTitle(srcs, it.SourceID)),
+		story:       cleanText(storyOf(it)),
+	}
+	v.author = cleanText(collapseSpace(it.Author))
+	if v.author == "" {
+		v.author = v.sourceTitle
+	}
+	for _, c := range it.Categories {
+		if c = cleanText(collapseSpace(c)); c != "" && !slices.Contains(v.categories, c) {
+			v.categories = append(v.categories, c)
+		}
+	}
+	v.published = firstNonZero(it.Published, it.FirstSeen, it.Changed, fallback).UTC().Truncate(time.Second)
+	v.updated = firstNonZero(it.Updated, v.published).UTC().Truncate(time.Second)
+	if v.updated.Before(v.published) {
+		// Readers sort and flag by updated; never show an update older than
+		// the publication.
+		v.updated = v.published
+	}
+	if s, ok := srcs[it.SourceID]; ok && out.ShowSourceURLs {
+		v.sourceURL = safeLink(s.URL)
+		v.sourceSite = safeLink(s.SiteURL)
+	}
+	for _, t := range e.alsoIn {
+		v.alsoIn = append(v.alsoIn, cleanText(t))
+	}
+	if len(v.alsoIn) > 0 {
+		v.note = "Also reported by: " + strings.Join(v.alsoIn, ", ")
+	}
+
+	summary := cleanText(collapseSpace(it.Summary))
+	if summary == "" {
+		summary = cleanText(plainText(p.strict, it.ContentHTML))
+	}
+	v.summary = truncateText(summary, summaryRunes)
+	v.text = v.summary
+	if v.note != "" {
+		v.text = strings.TrimSpace(v.summary + "\n\n" + v.note)
+	}
+	if articles(out) {
+		body := p.sanitizeHTML(it.ContentHTML, v.link)
+		if strings.TrimSpace(body) == "" && v.summary != "" {
+			body = "<p>" + html.EscapeString(v.summary) + "</p>"
+		}
+		if v.note != "" {
+			body += "<p><small>" + html.EscapeString(v.note) + "</small></p>"
+		}
+		v.html = body
+	}
+	return v
+}
+
+func firstNonZero(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// strictPolicy strips all markup; plain-text summaries come from it.
+func strictPolicy() *bluemonday.Policy { return bluemonday.StrictPolicy() }
