@@ -1,0 +1,427 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/syndic-dev/syndic/config"
+	"github.com/syndic-dev/syndic/internal/fetcher"
+	"github.com/syndic-dev/syndic/internal/httpserver"
+	"github.com/syndic-dev/syndic/internal/ingest"
+	"github.com/syndic-dev/syndic/internal/model"
+	"github.com/syndic-dev/syndic/internal/publish"
+	"github.com/syndic-dev/syndic/internal/scheduler"
+	"github.com/syndic-dev/syndic/internal/store"
+)
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "serve", "[-config FILE] [-no-fetch | -no-http]", `
+Run syndic as a service: every enabled source is fetched on its cron
+schedule (spread over the schedule's interval, deferred while the source or
+its host asked for time), and the outputs are served over HTTP on
+server.listen:
+
+  /feeds/ID.rss, /feeds/ID.atom, /feeds/ID.json   the outputs (?page=N)
+  /                                              index with subscribe links
+  /healthz, /readyz                              liveness and readiness
+
+SIGHUP, or saving the config file, reloads the configuration: a valid file
+is applied without a restart; an invalid one is logged with every error and
+the running configuration stays. SIGINT or SIGTERM stops firing, lets
+fetches in flight finish for up to server.shutdown_timeout, stops the HTTP
+server and closes the database; a second signal exits at once.`)
+	noFetch := fs.Bool("no-fetch", false, "serve HTTP only (a publishing replica over the same database)")
+	noHTTP := fs.Bool("no-http", false, "run only the scheduler (no HTTP server)")
+	if _, err := fs.parse(args); err != nil {
+		return err
+	}
+	if *noFetch && *noHTTP {
+		return &usageError{msg: "-no-fetch and -no-http together leave nothing to run"}
+	}
+	cfg, err := loadConfig(env, *fs.config)
+	if err != nil {
+		return err
+	}
+	d := &daemon{env: env, noFetch: *noFetch, noHTTP: *noHTTP, log: newLogger(env.Stderr, cfg)}
+	d.cfg.Store(cfg)
+	return d.run(ctx)
+}
+
+// daemon is a running `syndic serve`.
+type daemon struct {
+	env             *Env
+	noFetch, noHTTP bool
+	log             *slog.Logger
+	cfg             atomic.Pointer[config.Config]
+
+	store   *store.Store
+	fetcher *fetcher.Fetcher
+	ingest  *ingest.Ingester
+	sched   *scheduler.Scheduler
+	pub     *publish.Publisher
+	http    *httpserver.Server
+
+	reloadMu sync.Mutex
+}
+
+func (d *daemon) run(ctx context.Context) (err error) {
+	cfg := d.cfg.Load()
+	d.store, err = openStore(ctx, cfg, d.log, !d.noFetch)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := d.store.Close(); cerr != nil {
+			d.log.Error("close database", "error", cerr)
+		} else {
+			d.log.Info("database closed")
+		}
+	}()
+	if d.pub, err = newPublisher(ctx, cfg, d.store, d.env); err != nil {
+		return err
+	}
+	// Outputs follow changes other processes make (a `syndic fetch` from
+	// cron, `syndic feature`); the loop ends with runCtx.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		d.pollOutputs(runCtx)
+	}()
+	defer bg.Wait()
+	defer cancelRun()
+
+	schedDone := make(chan error, 1)
+	if !d.noFetch {
+		if err := d.startScheduler(ctx, cfg, schedDone); err != nil {
+			return err
+		}
+	}
+	if !d.noHTTP {
+		d.http = httpserver.New(httpOptions(cfg, d.log), httpserver.Deps{Feeds: d.pub, Ready: d.ready})
+		if err := d.http.Start(); err != nil {
+			return err
+		}
+		d.log.Info("serving", "addr", d.http.Addr(), "base_url", cfg.Server.BaseURL, "outputs", len(cfg.Outputs))
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		d.watchReloads(runCtx)
+	}()
+
+	var httpErr <-chan error
+	if d.http != nil {
+		httpErr = d.http.Done()
+	}
+	select {
+	case <-ctx.Done():
+		d.log.Info("shutting down", "reason", context.Cause(ctx))
+	case err = <-httpErr:
+		d.log.Error("http server failed", "error", err)
+	}
+	d.shutdown()
+	return err
+}
+
+// shutdown stops in order: scheduler (waiting for fetches in flight up to
+// server.shutdown_timeout, then cancelling them), HTTP server, database
+// (closed by run's defer).
+func (d *daemon) shutdown() {
+	timeout := time.Duration(d.cfg.Load().Server.ShutdownTimeout)
+	deadline, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if d.sched != nil {
+		if err := d.sched.Shutdown(deadline); err != nil {
+			d.log.Warn("fetches cancelled at shutdown timeout", "timeout", timeout.String(), "error", err)
+		} else {
+			d.log.Info("scheduler stopped")
+		}
+	}
+	if d.http != nil {
+		if err := d.http.Shutdown(deadline); err != nil {
+			d.log.Warn("http server shutdown", "error", err)
+		} else {
+			d.log.Info("http server stopped")
+		}
+	}
+}
+
+func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done chan<- error) error {
+	d.fetcher = newFetcher(cfg)
+	d.ingest = newIngester(cfg, d.fetcher, d.store)
+	d.sched = scheduler.New(scheduler.Options{
+		Concurrency:      cfg.Fetch.Concurrency,
+		Run:              d.fetchSource,
+		State:            d.sourceState,
+		HostBlockedUntil: d.fetcher.HostBlockedUntil,
+		Logger:           d.log,
+	})
+	if err := d.sched.SetSources(schedSources(cfg)); err != nil {
+		return fmt.Errorf("schedule sources: %w", err)
+	}
+	tasks := []struct {
+		name, spec string
+		fn         func(context.Context)
+	}{
+		{"prune", cfg.Storage.PruneSchedule, d.prune},
+		{"optimize", cfg.Storage.OptimizeSchedule, d.housekeeping("optimize", d.store.Optimize)},
+		{"checkpoint", cfg.Storage.CheckpointSchedule, d.housekeeping("checkpoint", d.store.Checkpoint)},
+	}
+	for _, t := range tasks {
+		if err := d.sched.AddTask(t.name, t.spec, t.fn); err != nil {
+			return fmt.Errorf("schedule %s: %w", t.name, err)
+		}
+	}
+	go func() { done <- d.sched.Run(ctx) }()
+	d.log.Info("scheduler started", "sources", len(cfg.EnabledSources()), "concurrency", cfg.Fetch.Concurrency)
+	return nil
+}
+
+func schedSources(cfg *config.Config) []scheduler.Source {
+	var out []scheduler.Source
+	for _, s := range cfg.EnabledSources() {
+		out = append(out, scheduler.Source{ID: s.ID, Spec: s.ScheduleSpec(cfg.Fetch.Schedule), Host: s.URL})
+	}
+	return out
+}
+
+// fetchSource is the scheduler's Run: one fetch, logged, and the outputs
+// that show the source invalidated when it changed.
+func (d *daemon) fetchSource(ctx context.Context, id string) {
+	cfg := d.cfg.Load()
+	sc, ok := cfg.Source(id)
+	if !ok {
+		return // removed by a reload while the fire was queued
+	}
+	src := ingestSource(sc)
+	// The scheduler already checked the deferral; checking again here
+	// would only race with it.
+	src.Force = true
+	res := d.ingest.Run(ctx, src)
+	d.logResult(res)
+	if res.New > 0 || res.Updated > 0 {
+		d.pub.Invalidate(id)
+	}
+}
+
+func (d *daemon) logResult(res ingest.Result) {
+	attrs := []any{"source", res.SourceID, "status", res.Status, "new", res.New, "updated", res.Updated,
+		"duplicate", res.Duplicate, "duration_ms", res.Duration.Milliseconds()}
+	switch res.Status {
+	case model.StatusError:
+		attrs = append(attrs, "error_class", errorClassOf(res), "error", res.Err)
+		if !res.NextFetch.IsZero() {
+			attrs = append(attrs, "next_fetch", res.NextFetch.UTC().Format(time.RFC3339), "reason", res.Reason)
+		}
+		if res.ErrClass == model.ErrClassCancelled {
+			d.log.Info("fetch cancelled", attrs...)
+			return
+		}
+		d.log.Warn("fetch failed", attrs...)
+	case ingest.StatusDeferred:
+		d.log.Info("fetch deferred", "source", res.SourceID, "reason", res.Reason, "until", res.NextFetch.UTC().Format(time.RFC3339))
+	default:
+		d.log.Info("fetched", attrs...)
+	}
+}
+
+func (d *daemon) sourceState(ctx context.Context, id string) (scheduler.State, error) {
+	s, err := d.store.SourceState(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return scheduler.State{}, nil
+	}
+	if err != nil {
+		return scheduler.State{}, err
+	}
+	st := scheduler.State{LastFetch: s.LastFetch, NextFetch: s.NextFetch, Reason: s.NextFetchReason, ConsecutiveErrors: s.ConsecutiveErrors}
+	return st, nil
+}
+
+func (d *daemon) prune(ctx context.Context) {
+	start := time.Now()
+	res, err := d.store.Prune(ctx, prunePolicy(d.cfg.Load(), start, false))
+	if err != nil {
+		d.log.Error("prune failed", "error", err)
+		return
+	}
+	if res.Removed > 0 {
+		d.pub.Invalidate(sortedKeys(res.BySource)...)
+	}
+	d.log.Info("pruned", "items", res.Removed, "orphaned", res.Orphaned, "duration_ms", time.Since(start).Milliseconds())
+}
+
+func (d *daemon) housekeeping(name string, fn func(context.Context) error) func(context.Context) {
+	return func(ctx context.Context) {
+		start := time.Now()
+		if err := fn(ctx); err != nil {
+			d.log.Error(name+" failed", "error", err)
+			return
+		}
+		d.log.Debug(name+" done", "duration_ms", time.Since(start).Milliseconds())
+	}
+}
+
+func (d *daemon) ready(ctx context.Context) error {
+	if err := d.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	v, err := d.store.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("database schema: %w", err)
+	}
+	if v != store.LatestSchemaVersion() {
+		return fmt.Errorf("database schema version %d, want %d", v, store.LatestSchemaVersion())
+	}
+	return nil
+}
+
+func (d *daemon) pollOutputs(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.pub.Poll(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("poll outputs for changes", "error", err)
+			}
+		}
+	}
+}
+
+// watchReloads reloads on SIGHUP and when the config file changes. Editors
+// replace files in several steps, so file events are debounced.
+func (d *daemon) watchReloads(ctx context.Context) {
+	hup := d.env.Signals
+	if hup == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		hup = ch
+	}
+	path := d.cfg.Load().Path
+	var events <-chan fsnotify.Event
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		defer w.Close()
+		// Watch the directory: editors that save by rename replace the
+		// file's inode, which a watch on the file itself would lose.
+		if err := w.Add(filepath.Dir(path)); err != nil {
+			d.log.Warn("watch config for changes; reload with SIGHUP instead", "path", path, "error", err)
+		} else {
+			events = w.Events
+		}
+	} else {
+		d.log.Warn("watch config for changes; reload with SIGHUP instead", "error", err)
+	}
+	var debounce <-chan time.Time
+	abs, _ := filepath.Abs(path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			d.reload(ctx, "sighup")
+		case ev := <-events:
+			if p, _ := filepath.Abs(ev.Name); p == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+				debounce = time.After(300 * time.Millisecond)
+			}
+		case <-debounce:
+			debounce = nil
+			d.reload(ctx, "file_changed")
+		}
+	}
+}
+
+// Reload applies the configuration file again; an invalid file is
+// reported with every error and the running configuration stays. It
+// returns the load error, if any.
+func (d *daemon) reload(ctx context.Context, trigger string) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	old := d.cfg.Load()
+	cfg, err := config.Load(old.Path)
+	if err != nil {
+		errs := flattenErrors(err)
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		d.log.Error("reload rejected: keeping the running configuration", "trigger", trigger, "path", old.Path, "errors", msgs)
+		return err
+	}
+	for _, change := range restartOnly(old, cfg) {
+		d.log.Warn("reload: change needs a restart to take effect", "key", change)
+	}
+	if !d.noFetch {
+		if err := syncSources(ctx, d.store, cfg); err != nil {
+			d.log.Error("reload rejected", "trigger", trigger, "error", err)
+			return err
+		}
+	}
+	infos, err := sourceInfos(ctx, cfg, d.store)
+	if err != nil {
+		d.log.Error("reload rejected", "trigger", trigger, "error", err)
+		return err
+	}
+	d.cfg.Store(cfg)
+	if d.sched != nil {
+		if err := d.sched.SetSources(schedSources(cfg)); err != nil {
+			d.log.Error("reload: reschedule sources", "error", err)
+		}
+	}
+	d.pub.SetConfig(outputs(cfg), infos)
+	d.log.Info("config reloaded", "trigger", trigger, "path", cfg.Path, "sources", len(cfg.Sources), "outputs", len(cfg.Outputs))
+	return nil
+}
+
+// restartOnly lists changed keys that a reload cannot apply.
+func restartOnly(a, b *config.Config) []string {
+	var out []string
+	check := func(key string, changed bool) {
+		if changed {
+			out = append(out, key)
+		}
+	}
+	check("server.listen", a.Server.Listen != b.Server.Listen)
+	check("storage.path", a.StoragePath() != b.StoragePath())
+	check("fetch.concurrency", a.Fetch.Concurrency != b.Fetch.Concurrency)
+	check("fetch.per_host", a.Fetch.PerHost != b.Fetch.PerHost)
+	check("fetch.host_interval", a.Fetch.HostInterval != b.Fetch.HostInterval)
+	check("fetch.timeout", a.Fetch.Timeout != b.Fetch.Timeout)
+	check("fetch.max_body", a.Fetch.MaxBody != b.Fetch.MaxBody)
+	check("fetch.user_agent", a.Fetch.UserAgent != b.Fetch.UserAgent)
+	check("log", a.Log != b.Log)
+	check("storage.*_schedule", a.Storage.PruneSchedule != b.Storage.PruneSchedule ||
+		a.Storage.OptimizeSchedule != b.Storage.OptimizeSchedule || a.Storage.CheckpointSchedule != b.Storage.CheckpointSchedule)
+	check("server timeouts", a.Server.ReadTimeout != b.Server.ReadTimeout || a.Server.WriteTimeout != b.Server.WriteTimeout)
+	return out
+}
+
+func httpOptions(cfg *config.Config, logger *slog.Logger) httpserver.Options {
+	s := cfg.Server
+	return httpserver.Options{
+		Listen:            s.Listen,
+		ReadHeaderTimeout: time.Duration(s.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(s.ReadTimeout),
+		WriteTimeout:      time.Duration(s.WriteTimeout),
+		IdleTimeout:       time.Duration(s.IdleTimeout),
+		MaxHeaderBytes:    int(s.MaxHeaderBytes),
+		Logger:            logger,
+	}
+}
