@@ -100,6 +100,9 @@ type FetchConfig struct {
 	// Retry-After header.
 	DefaultRetryAfter   Duration `toml:"default_retry_after"`
 	DenyPrivateNetworks bool     `toml:"deny_private_networks"`
+	// StartupSpread is the window over which `serve` staggers sources
+	// that are overdue when it starts.
+	StartupSpread Duration `toml:"startup_spread"`
 }
 
 // DedupConfig is the [dedup] table.
@@ -191,6 +194,7 @@ func Default() *Config {
 			RespectCacheHeaders: true,
 			MaxBackoff:          Duration(24 * time.Hour),
 			DefaultRetryAfter:   Duration(10 * time.Minute),
+			StartupSpread:       Duration(time.Minute),
 		},
 		Dedup:   DedupConfig{Window: Duration(48 * time.Hour)},
 		Outputs: []OutputConfig{defaultAllOutput()},

@@ -115,6 +115,7 @@ func (c *Config) validate() []problem {
 	}
 	k.positive("fetch.max_backoff", f.MaxBackoff)
 	k.positive("fetch.default_retry_after", f.DefaultRetryAfter)
+	k.notNegative("fetch.startup_spread", f.StartupSpread)
 
 	k.notNegative("dedup.window", c.Dedup.Window)
 

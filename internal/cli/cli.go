@@ -40,6 +40,9 @@ type Env struct {
 	// Signals, when set, delivers SIGHUP (reload) to `serve`. Tests use
 	// it to trigger reloads without real signals.
 	Signals <-chan os.Signal
+	// Serving, when set, is called with the HTTP server's address once it
+	// listens (tests listen on port 0).
+	Serving func(addr string)
 }
 
 // usageError is a mistake on the command line: exit status 2 and a hint.

@@ -162,7 +162,7 @@ func printResult(w io.Writer, r ingest.Result) {
 	case model.StatusNotModified:
 		fmt.Fprintf(w, "%-12s %-24s %dms\n", "not_modified", r.SourceID, ms)
 	case ingest.StatusDeferred:
-		fmt.Fprintf(w, "%-12s %-24s %s\n", "deferred", r.SourceID, deferral(r.Reason, r.NextFetch, 0))
+		fmt.Fprintf(w, "%-12s %-24s %s\n", "deferred", r.SourceID, deferral(r.Reason, r.NextFetch, r.ConsecutiveErrors))
 	default:
 		fmt.Fprintf(w, "%-12s %-24s %s: %v (%dms)\n", "error", r.SourceID, errorClassOf(r), r.Err, ms)
 	}

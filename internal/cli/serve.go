@@ -116,6 +116,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			return err
 		}
 		d.log.Info("serving", "addr", d.http.Addr(), "base_url", cfg.Server.BaseURL, "outputs", len(cfg.Outputs))
+		if d.env.Serving != nil {
+			d.env.Serving(d.http.Addr())
+		}
 	}
 	bg.Add(1)
 	go func() {
@@ -169,6 +172,9 @@ func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done ch
 		State:            d.sourceState,
 		HostBlockedUntil: d.fetcher.HostBlockedUntil,
 		Logger:           d.log,
+		// The scheduler reads zero as its default; "0s" in the config
+		// means at once.
+		StartupSpread: max(time.Duration(cfg.Fetch.StartupSpread), time.Nanosecond),
 	})
 	if err := d.sched.SetSources(schedSources(cfg)); err != nil {
 		return fmt.Errorf("schedule sources: %w", err)

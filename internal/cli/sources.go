@@ -153,7 +153,10 @@ func deferral(reason string, until time.Time, errs int) string {
 	}
 	switch reason {
 	case model.DeferBackoff:
-		if errs > 0 {
+		switch {
+		case errs == 1:
+			return "backoff after 1 error until " + at
+		case errs > 1:
 			return fmt.Sprintf("backoff after %d errors until %s", errs, at)
 		}
 		return "backoff until " + at

@@ -77,6 +77,9 @@ type Result struct {
 	Err       error
 	NextFetch time.Time
 	Reason    string
+	// ConsecutiveErrors counts failures since the last success,
+	// including this fetch's.
+	ConsecutiveErrors int
 }
 
 // Ingester runs ingestion for sources. It is safe for concurrent use; the
@@ -130,6 +133,7 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 	if !src.Force && state.NextFetch.After(start) {
 		res.Status = StatusDeferred
 		res.NextFetch, res.Reason = state.NextFetch, state.NextFetchReason
+		res.ConsecutiveErrors = state.ConsecutiveErrors
 		return res
 	}
 	if until := in.fetch.HostBlockedUntil(src.URL); until.After(start) {
@@ -263,6 +267,7 @@ func (in *Ingester) fail(ctx context.Context, res Result, state model.SourceStat
 		state.NextFetch, state.NextFetchReason = retryAfter, model.DeferRetryAfter
 	}
 	res.Status, res.ErrClass, res.Err = model.StatusError, class, cause
+	res.ConsecutiveErrors = state.ConsecutiveErrors
 	res.NextFetch, res.Reason = state.NextFetch, state.NextFetchReason
 	if _, err := in.store.SaveFetch(ctx, model.FetchUpdate{SourceID: state.SourceID, Now: now, State: state}); err != nil {
 		res.Err = errors.Join(cause, fmt.Errorf("record failure of source %q: %w", state.SourceID, err))

@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/syndic-dev/syndic/internal/feedfarm"
+	"github.com/syndic-dev/syndic/internal/model"
+)
+
+// daemonRun is a `syndic serve` running in the test.
+type daemonRun struct {
+	addr   string
+	stderr *syncBuffer
+	hup    chan os.Signal
+	cancel context.CancelFunc
+	done   chan int
+}
+
+func startServe(t *testing.T, cfg string, args ...string) *daemonRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &daemonRun{stderr: &syncBuffer{}, hup: make(chan os.Signal, 1), cancel: cancel, done: make(chan int, 1)}
+	addr := make(chan string, 1)
+	env := &Env{Stdout: io.Discard, Stderr: d.stderr, Getenv: func(string) string { return "" }, Signals: d.hup,
+		Serving: func(a string) { addr <- a }}
+	go func() { d.done <- Run(ctx, append([]string{"serve", "-config", cfg}, args...), env) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop")
+		}
+	})
+	if !contains(args, "-no-http") {
+		select {
+		case d.addr = <-addr:
+		case code := <-d.done:
+			t.Fatalf("serve exited with %d before listening:\n%s", code, d.stderr)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("serve did not start:\n%s", d.stderr)
+		}
+	}
+	return d
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// stop cancels the serve context (what SIGTERM does) and returns the exit
+// status and how long the shutdown took.
+func (d *daemonRun) stop(t *testing.T) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	d.cancel()
+	select {
+	case code := <-d.done:
+		d.done <- code // for the cleanup
+		return code, time.Since(start)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop within 30s:\n%s", d.stderr)
+	}
+	return 0, 0
+}
+
+// eventually polls cond until it holds; it waits on the system under test,
+// never on the passage of time itself.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+const serveHeader = `
+[server]
+listen = "127.0.0.1:0"
+base_url = "http://syndic.test/"
+shutdown_timeout = "2s"
+[fetch]
+startup_spread = "0s"
+`
+
+func TestServeFetchesAndPublishes(t *testing.T) {
+	const n = 20
+	farm, cfg := startFarm(t, feedfarm.Options{Sources: n, Items: 5, Seed: 11}, serveHeader)
+	d := startServe(t, cfg)
+
+	if resp, body := get(t, "http://"+d.addr+"/healthz"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, "http://"+d.addr+"/readyz"); resp.StatusCode != 200 {
+		t.Errorf("/readyz = %d", resp.StatusCode)
+	}
+	// Stale (never fetched) sources are due at once with startup_spread 0s.
+	var feed struct {
+		Items []struct{ ID string } `json:"items"`
+	}
+	eventually(t, "all items published", func() bool {
+		resp, body := get(t, "http://"+d.addr+"/feeds/all.json")
+		if resp.StatusCode != 200 {
+			return false
+		}
+		json.Unmarshal([]byte(body), &feed)
+		return len(feed.Items) == 50 && farm.Requests().OK >= n
+	})
+	resp, _ := get(t, "http://"+d.addr+"/feeds/all.atom")
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || etag == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/atom+xml") {
+		t.Fatalf("atom: %d etag %q type %q", resp.StatusCode, etag, resp.Header.Get("Content-Type"))
+	}
+	if resp, _ := get(t, "http://"+d.addr+"/feeds/all.atom", "If-None-Match", etag); resp.StatusCode != 304 {
+		t.Errorf("If-None-Match: %d, want 304", resp.StatusCode)
+	}
+	// One info line per fetch with the stable keys.
+	logs := d.stderr.String()
+	for _, key := range []string{"msg=fetched", "source=farm-0000", "status=ok", "new=5", "updated=0", "duration_ms="} {
+		if !strings.Contains(logs, key) {
+			t.Errorf("fetch log lacks %q", key)
+		}
+	}
+	code, _ := d.stop(t)
+	if code != 0 {
+		t.Errorf("serve exit %d after shutdown, want 0", code)
+	}
+	for _, step := range []string{"shutting down", "scheduler stopped", "http server stopped", "database closed"} {
+		if !strings.Contains(d.stderr.String(), step) {
+			t.Errorf("shutdown log lacks %q", step)
+		}
+	}
+}
+
+func TestServeReload(t *testing.T) {
+	_, cfg := startFarm(t, feedfarm.Options{Sources: 2, Items: 3, Seed: 5}, serveHeader)
+	d := startServe(t, cfg)
+	eventually(t, "first fetch", func() bool {
+		_, body := get(t, "http://"+d.addr+"/feeds/all.json")
+		return strings.Count(body, `"id": "urn:`) == 6
+	})
+	if resp, body := get(t, "http://"+d.addr+"/feeds/one.json"); resp.StatusCode != 404 || !strings.Contains(body, "all") {
+		t.Fatalf("unknown output: %d %q (want 404 listing the outputs)", resp.StatusCode, body)
+	}
+	orig, _ := os.ReadFile(cfg)
+
+	// A valid change is applied without a restart.
+	valid := string(orig) + "\n[[output]]\nid = \"one\"\nsources = [\"farm-0001\"]\n"
+	if err := os.WriteFile(cfg, []byte(valid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.hup <- syscall.SIGHUP
+	eventually(t, "output one after reload", func() bool {
+		resp, body := get(t, "http://"+d.addr+"/feeds/one.json")
+		return resp.StatusCode == 200 && strings.Count(body, `"id": "urn:`) == 3
+	})
+	if !strings.Contains(d.stderr.String(), "config reloaded") {
+		t.Errorf("no reload log line")
+	}
+
+	// An invalid one is logged with every error; the running config stays.
+	if err := os.WriteFile(cfg, []byte(valid+"\n[fetch2]\nx = 1\n[[source]]\nid = \"bad\"\nurl = \"htp://x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.hup <- syscall.SIGHUP
+	eventually(t, "reload rejected log", func() bool { return strings.Contains(d.stderr.String(), "reload rejected") })
+	logs := d.stderr.String()
+	if !strings.Contains(logs, "fetch2") || !strings.Contains(logs, "htp://x") {
+		t.Errorf("rejected reload does not name every error:\n%s", logs)
+	}
+	if resp, _ := get(t, "http://"+d.addr+"/feeds/one.json"); resp.StatusCode != 200 {
+		t.Errorf("after an invalid reload output one = %d, want the running config kept", resp.StatusCode)
+	}
+	// Saving the file is a reload too (debounced file watch).
+	if err := os.WriteFile(cfg, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "file-change reload removes output one", func() bool {
+		resp, _ := get(t, "http://"+d.addr+"/feeds/one.json")
+		return resp.StatusCode == 404
+	})
+}
+
+func TestServeNoFetchAndNoHTTP(t *testing.T) {
+	farm, cfg := startFarm(t, feedfarm.Options{Sources: 3, Items: 2, Seed: 9}, serveHeader)
+	if r := run(t, "fetch", "-config", cfg); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	before := farm.Requests().Total
+
+	// -no-fetch: a publishing replica; the farm sees no request.
+	d := startServe(t, cfg, "-no-fetch")
+	resp, body := get(t, "http://"+d.addr+"/feeds/all.json")
+	if resp.StatusCode != 200 || strings.Count(body, `"id": "urn:`) != 6 {
+		t.Errorf("-no-fetch serves %d with %d items", resp.StatusCode, strings.Count(body, `"id": "urn:`))
+	}
+	if code, _ := d.stop(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if got := farm.Requests().Total; got != before {
+		t.Errorf("-no-fetch made %d requests to sources", got-before)
+	}
+
+	// -no-http: only the scheduler; stale sources are fetched, nothing listens.
+	// A fresh database makes every source stale, so they are due at once.
+	os.WriteFile(cfg, []byte(strings.Replace(mustRead(t, cfg), `path = "syndic.db"`, `path = "second.db"`, 1)), 0o644)
+	d2 := startServe(t, cfg, "-no-http")
+	eventually(t, "-no-http fetches", func() bool { return farm.Requests().Total >= before+3 })
+	if strings.Contains(d2.stderr.String(), "msg=serving") {
+		t.Errorf("-no-http started an HTTP server")
+	}
+	if code, _ := d2.stop(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if r := run(t, "serve", "-no-http", "-no-fetch", "-config", cfg); r.code != 2 {
+		t.Errorf("-no-http -no-fetch: exit %d, want a usage error", r.code)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestServeShutdownWithFetchInFlight: SIGTERM while a source hangs lets it
+// run until server.shutdown_timeout, then cancels it; the cancelled fetch
+// stores nothing, and serve exits 0 within the timeout.
+func TestServeShutdownWithFetchInFlight(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		w.WriteHeader(200)
+		fmt.Fprint(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>partial item that must not be stored</title><guid>1</guid></item>`)
+		w.(http.Flusher).Flush()
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "syndic.toml")
+	os.WriteFile(cfg, []byte(strings.Replace(serveHeader, `"2s"`, `"500ms"`, 1)+fmt.Sprintf(`timeout = "1m"
+[storage]
+path = "syndic.db"
+[[source]]
+id = "hang"
+url = "%s/feed"
+`, srv.URL)), 0o644)
+	d := startServe(t, cfg, "-no-http")
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("fetch never started:\n%s", d.stderr)
+	}
+	code, took := d.stop(t)
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	if took > 10*time.Second {
+		t.Errorf("shutdown took %v with shutdown_timeout 500ms", took)
+	}
+	if !strings.Contains(d.stderr.String(), "fetches cancelled at shutdown timeout") {
+		t.Errorf("no log of the cancelled fetch:\n%s", d.stderr)
+	}
+	st := openTestStore(t, cfg)
+	items, _ := st.Items(context.Background(), model.ItemQuery{IncludeHidden: true})
+	if len(items) != 0 {
+		t.Errorf("cancelled fetch stored %d items", len(items))
+	}
+	if s, err := st.SourceState(context.Background(), "hang"); err == nil && !s.LastFetch.IsZero() {
+		t.Errorf("cancelled fetch recorded state %+v", s)
+	}
+}
