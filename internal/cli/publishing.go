@@ -13,11 +13,12 @@ import (
 )
 
 // newPublisher builds the publisher for cfg over st.
-func newPublisher(ctx context.Context, cfg *config.Config, st *store.Store, env *Env) (*publish.Publisher, error) {
+func newPublisher(ctx context.Context, cfg *config.Config, st *store.Store, env *Env, obs publish.Observer) (*publish.Publisher, error) {
 	p := publish.New(st, publish.Options{
 		BaseURL:     cfg.Server.BaseURL,
 		CacheMaxAge: time.Duration(cfg.Server.CacheMaxAge),
 		Logger:      newLogger(env.Stderr, cfg),
+		Observer:    obs,
 	})
 	infos, err := sourceInfos(ctx, cfg, st)
 	if err != nil {
@@ -60,7 +61,7 @@ Print an output exactly as 'syndic serve' serves it at
 		return err
 	}
 	defer st.Close()
-	p, err := newPublisher(ctx, cfg, st, env)
+	p, err := newPublisher(ctx, cfg, st, env, nil)
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ subscribers see the result.`)
 		return err
 	}
 	defer st.Close()
-	p, err := newPublisher(ctx, cfg, st, env)
+	p, err := newPublisher(ctx, cfg, st, env, nil)
 	if err != nil {
 		return err
 	}

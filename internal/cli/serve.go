@@ -19,6 +19,7 @@ import (
 	"github.com/syndic-dev/syndic/internal/fetcher"
 	"github.com/syndic-dev/syndic/internal/httpserver"
 	"github.com/syndic-dev/syndic/internal/ingest"
+	"github.com/syndic-dev/syndic/internal/metrics"
 	"github.com/syndic-dev/syndic/internal/model"
 	"github.com/syndic-dev/syndic/internal/publish"
 	"github.com/syndic-dev/syndic/internal/scheduler"
@@ -71,6 +72,7 @@ type daemon struct {
 	sched   *scheduler.Scheduler
 	pub     *publish.Publisher
 	http    *httpserver.Server
+	metrics *metrics.Metrics
 
 	reloadMu sync.Mutex
 }
@@ -88,7 +90,10 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			d.log.Info("database closed")
 		}
 	}()
-	if d.pub, err = newPublisher(ctx, cfg, d.store, d.env); err != nil {
+	d.metrics = metrics.New()
+	d.metrics.SetKnown(sourceIDs(cfg), outputIDs(cfg))
+	d.metrics.SetDatabaseSize(func() (int64, error) { return d.store.Size(context.Background()) })
+	if d.pub, err = newPublisher(ctx, cfg, d.store, d.env, d.metrics); err != nil {
 		return err
 	}
 	// Outputs follow changes other processes make (a `syndic fetch` from
@@ -111,7 +116,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		}
 	}
 	if !d.noHTTP {
-		d.http = httpserver.New(httpOptions(cfg, d.log), httpserver.Deps{Feeds: d.pub, Ready: d.ready})
+		d.http = httpserver.New(httpOptions(cfg, d.log), httpserver.Deps{Feeds: d.pub, Ready: d.ready, Metrics: d.metrics.Handler()})
 		if err := d.http.Start(); err != nil {
 			return err
 		}
@@ -175,6 +180,7 @@ func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done ch
 		// The scheduler reads zero as its default; "0s" in the config
 		// means at once.
 		StartupSpread: max(time.Duration(cfg.Fetch.StartupSpread), time.Nanosecond),
+		Observer:      d.metrics,
 	})
 	if err := d.sched.SetSources(schedSources(cfg)); err != nil {
 		return fmt.Errorf("schedule sources: %w", err)
@@ -192,6 +198,7 @@ func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done ch
 			return fmt.Errorf("schedule %s: %w", t.name, err)
 		}
 	}
+	d.metrics.SetSchedulerGauges(func() int { return d.sched.Stats().InFlight })
 	go func() { done <- d.sched.Run(ctx) }()
 	d.log.Info("scheduler started", "sources", len(cfg.EnabledSources()), "concurrency", cfg.Fetch.Concurrency)
 	return nil
@@ -219,9 +226,44 @@ func (d *daemon) fetchSource(ctx context.Context, id string) {
 	src.Force = true
 	res := d.ingest.Run(ctx, src)
 	d.logResult(res)
+	d.observe(res)
 	if res.New > 0 || res.Updated > 0 {
 		d.pub.Invalidate(id)
 	}
+}
+
+func (d *daemon) observe(res ingest.Result) {
+	result, class := res.Status, ""
+	switch {
+	case res.ErrClass == model.ErrClassCancelled:
+		result = metrics.ResultCancelled
+	case res.Status == model.StatusError:
+		class = errorClassOf(res)
+		if res.Reason == model.DeferBackoff {
+			d.metrics.ObserveBackoff(res.SourceID)
+		}
+	case res.Status == ingest.StatusDeferred:
+		result = metrics.ResultDeferred
+		d.metrics.ObserveDeferral(res.Reason)
+	}
+	d.metrics.ObserveFetch(res.SourceID, result, class, res.Duration, res.Bytes)
+	d.metrics.ObserveItems(res.SourceID, res.New, res.Updated, res.Duplicate)
+}
+
+func sourceIDs(cfg *config.Config) []string {
+	ids := make([]string, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+func outputIDs(cfg *config.Config) []string {
+	ids := make([]string, len(cfg.Outputs))
+	for i, o := range cfg.Outputs {
+		ids[i] = o.ID
+	}
+	return ids
 }
 
 func (d *daemon) logResult(res ingest.Result) {
@@ -392,6 +434,7 @@ func (d *daemon) reload(ctx context.Context, trigger string) error {
 		}
 	}
 	d.pub.SetConfig(outputs(cfg), infos)
+	d.metrics.SetKnown(sourceIDs(cfg), outputIDs(cfg))
 	d.log.Info("config reloaded", "trigger", trigger, "path", cfg.Path, "sources", len(cfg.Sources), "outputs", len(cfg.Outputs))
 	return nil
 }

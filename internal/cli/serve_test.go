@@ -155,6 +155,25 @@ func TestServeFetchesAndPublishes(t *testing.T) {
 			t.Errorf("fetch log lacks %q", key)
 		}
 	}
+	// The metrics scrape has the named series after a fetch.
+	_, scrape := get(t, "http://"+d.addr+"/metrics")
+	for _, series := range []string{
+		`syndic_fetches_total{error_class="",result="ok",source="farm-0000"} 1`,
+		`syndic_items_total{kind="new",source="farm-0000"} 5`,
+		`syndic_fetch_duration_seconds_count`,
+		`syndic_fetch_bytes_total{source="farm-0000"}`,
+		`syndic_scheduler_lag_seconds_count`,
+		`syndic_output_requests_total{format="atom",output="all",status="304"} 1`,
+		`syndic_output_cache_total{format="atom",output="all",result="hit"}`,
+		`syndic_render_duration_seconds_count{format="json"}`,
+		`syndic_database_size_bytes`,
+		`syndic_deferrals_total`,
+		`syndic_backoffs_total`,
+	} {
+		if !strings.Contains(scrape, series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
 	code, _ := d.stop(t)
 	if code != 0 {
 		t.Errorf("serve exit %d after shutdown, want 0", code)

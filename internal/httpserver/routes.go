@@ -11,6 +11,15 @@ import (
 func addRoutes(mux *http.ServeMux, d Deps, logger *slog.Logger) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Ready, logger))
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
+	if d.API != nil {
+		mux.Handle("/api/", d.API)
+	}
+	if d.OPML != nil {
+		mux.Handle("GET /sources.opml", d.OPML)
+	}
 	mux.Handle("/feeds/", d.Feeds.FeedHandler())
 	mux.Handle("/", d.Feeds.IndexHandler())
 }

@@ -36,8 +36,11 @@ type ReadyFunc func(ctx context.Context) error
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	Feeds Feeds
-	Ready ReadyFunc
+	Feeds   Feeds
+	Ready   ReadyFunc
+	Metrics http.Handler // GET /metrics; nil: not served
+	API     http.Handler // /api/; nil: not served
+	OPML    http.Handler // GET /sources.opml; nil: not served
 }
 
 // Server is the HTTP server. Start it with Start, stop it with Shutdown.

@@ -19,6 +19,38 @@ func (p *Publisher) FeedHandler() http.Handler {
 }
 
 func (p *Publisher) serveFeed(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	p.serveFeedStatus(rec, r)
+	id, format := "", ""
+	if name, ok := strings.CutPrefix(r.URL.Path, "/feeds/"); ok {
+		if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
+			id, format = name[:dot], name[dot+1:]
+		}
+	}
+	p.obs.ObserveRequest(id, format, rec.status)
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (p *Publisher) serveFeedStatus(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r) {
 		return
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	// Now returns the current time; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger // slog.Default() when nil
+	// Observer, when set, is told about requests, cache use and renders
+	// (metrics).
+	Observer Observer
 }
 
 // Formats served, in the order the index lists them.
@@ -97,6 +100,7 @@ type Publisher struct {
 	pollMu       sync.Mutex
 	lastVersions map[string]int64 // nil until the first Poll
 
+	obs     Observer
 	mu      sync.Mutex
 	outputs []*outputState // config order
 	byID    map[string]*outputState
@@ -123,6 +127,20 @@ type renderKey struct {
 	page   int
 }
 
+// Observer receives what the publisher does. *metrics.Metrics satisfies
+// it; calls must be cheap and safe for concurrent use.
+type Observer interface {
+	ObserveRequest(outputID, format string, status int)
+	ObserveCache(outputID, format string, hit bool)
+	ObserveRender(outputID, format string, d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveRequest(string, string, int)          {}
+func (nopObserver) ObserveCache(string, string, bool)           {}
+func (nopObserver) ObserveRender(string, string, time.Duration) {}
+
 // New returns a Publisher reading from st. Call SetConfig before serving.
 func New(st Store, opts Options) *Publisher {
 	now := opts.Now
@@ -137,7 +155,12 @@ func New(st Store, opts Options) *Publisher {
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
+	obs := opts.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
 	return &Publisher{
+		obs:     obs,
 		st:      st,
 		baseURL: base,
 		maxAge:  opts.CacheMaxAge,

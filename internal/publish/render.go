@@ -74,6 +74,7 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 	r := st.renders[key]
 	p.mu.Unlock()
 	if r != nil {
+		p.obs.ObserveCache(outputID, format, true)
 		return r, nil
 	}
 
@@ -85,6 +86,7 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 	}
 	if v.cached != nil {
 		if r := v.cached[key]; r != nil {
+			p.obs.ObserveCache(outputID, format, true)
 			return r, nil
 		}
 	}
@@ -131,6 +133,8 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 		return nil, fmt.Errorf("render output %q as %s: %w", outputID, format, err)
 	}
 	p.renderCount.Add(1)
+	p.obs.ObserveCache(outputID, format, false)
+	p.obs.ObserveRender(outputID, format, time.Since(start))
 	p.log.Debug("rendered output", "output", outputID, "format", format, "page", page,
 		"entries", len(views), "bytes", len(body), "duration_ms", time.Since(start).Milliseconds())
 

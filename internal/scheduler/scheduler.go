@@ -87,7 +87,25 @@ type Options struct {
 	// within [0, min(StartupSpread, interval)). Zero means
 	// DefaultStartupSpread.
 	StartupSpread time.Duration
+	// Observer, when set, is told of skips, deferrals and lag as they
+	// happen (metrics); Stats has the same as totals.
+	Observer Observer
 }
+
+// Observer receives scheduling events. Calls must be cheap, safe for
+// concurrent use and must not call back into the Scheduler: some are made
+// with its lock held.
+type Observer interface {
+	ObserveSkipped()
+	ObserveDeferral(reason string)
+	ObserveSchedulerLag(d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveSkipped()                   {}
+func (nopObserver) ObserveDeferral(string)            {}
+func (nopObserver) ObserveSchedulerLag(time.Duration) {}
 
 // Stats are counters since New.
 type Stats struct {
@@ -150,6 +168,9 @@ type task struct {
 func New(opts Options) *Scheduler {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	if opts.StartupSpread == 0 {
 		opts.StartupSpread = DefaultStartupSpread
@@ -375,6 +396,7 @@ func (s *Scheduler) dispatch(ctx context.Context, now time.Time) time.Time {
 			s.stats.Fired++
 			if s.busy[id] {
 				s.stats.Skipped++
+				s.opts.Observer.ObserveSkipped()
 				s.log.Debug("skipped", slog.String("source", id), slog.String("reason", "running"))
 			} else {
 				s.busy[id] = true
@@ -454,6 +476,7 @@ func (s *Scheduler) fire(ctx context.Context, id string, planned time.Time) {
 		s.mu.Lock()
 		s.stats.Deferred[reason]++
 		s.mu.Unlock()
+		s.opts.Observer.ObserveDeferral(reason)
 		s.log.Debug("deferred", slog.String("source", id), slog.String("reason", reason),
 			slog.Time("until", until), slog.Int("consecutive_errors", errs))
 		return
@@ -517,6 +540,9 @@ func (s *Scheduler) run(id string, planned time.Time, triggered bool) {
 		s.stats.LagMax = max(s.stats.LagMax, lag)
 	}
 	s.mu.Unlock()
+	if !triggered {
+		s.opts.Observer.ObserveSchedulerLag(time.Since(planned))
+	}
 	defer func() {
 		s.mu.Lock()
 		s.stats.InFlight--
