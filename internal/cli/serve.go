@@ -68,7 +68,10 @@ type daemon struct {
 
 	store   *store.Store
 	fetcher *fetcher.Fetcher
-	ingest  *ingest.Ingester
+	// ingest is replaced on reload so that policy keys (fetch.max_items,
+	// dedup.window, fetch.respect_cache_headers, fetch.max_backoff) apply
+	// without a restart.
+	ingest atomic.Pointer[ingest.Ingester]
 	sched   *scheduler.Scheduler
 	pub     *publish.Publisher
 	http    *httpserver.Server
@@ -170,7 +173,7 @@ func (d *daemon) shutdown() {
 
 func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done chan<- error) error {
 	d.fetcher = newFetcher(cfg)
-	d.ingest = newIngester(cfg, d.fetcher, d.store)
+	d.ingest.Store(newIngester(cfg, d.fetcher, d.store))
 	d.sched = scheduler.New(scheduler.Options{
 		Concurrency:      cfg.Fetch.Concurrency,
 		Run:              d.fetchSource,
@@ -224,7 +227,7 @@ func (d *daemon) fetchSource(ctx context.Context, id string) {
 	// The scheduler already checked the deferral; checking again here
 	// would only race with it.
 	src.Force = true
-	res := d.ingest.Run(ctx, src)
+	res := d.ingest.Load().Run(ctx, src)
 	d.logResult(res)
 	d.observe(res)
 	if res.New > 0 || res.Updated > 0 {
@@ -429,6 +432,7 @@ func (d *daemon) reload(ctx context.Context, trigger string) error {
 	}
 	d.cfg.Store(cfg)
 	if d.sched != nil {
+		d.ingest.Store(newIngester(cfg, d.fetcher, d.store))
 		if err := d.sched.SetSources(schedSources(cfg)); err != nil {
 			d.log.Error("reload: reschedule sources", "error", err)
 		}
