@@ -71,7 +71,7 @@ type daemon struct {
 	// ingest is replaced on reload so that policy keys (fetch.max_items,
 	// dedup.window, fetch.respect_cache_headers, fetch.max_backoff) apply
 	// without a restart.
-	ingest atomic.Pointer[ingest.Ingester]
+	ingest  atomic.Pointer[ingest.Ingester]
 	sched   *scheduler.Scheduler
 	pub     *publish.Publisher
 	http    *httpserver.Server
