@@ -27,6 +27,7 @@ const itemColumns = `
 	title,
 	author,
 	content_html,
+	typeof(content_html) = 'blob',
 	summary,
 	categories,
 	published,
@@ -44,6 +45,8 @@ func scanItem(sc interface{ Scan(...any) error }) (model.Item, error) {
 		guidIsLink, featured, hidden         int
 		published, updated, firstSeen, chged int64
 		categories                           sql.NullString
+		html                                 []byte
+		compressed                           bool
 	)
 	err := sc.Scan(
 		&it.ID,
@@ -55,7 +58,8 @@ func scanItem(sc interface{ Scan(...any) error }) (model.Item, error) {
 		&it.CanonicalURL,
 		&it.Title,
 		&it.Author,
-		&it.ContentHTML,
+		&html,
+		&compressed,
 		&it.Summary,
 		&categories,
 		&published,
@@ -69,6 +73,9 @@ func scanItem(sc interface{ Scan(...any) error }) (model.Item, error) {
 	)
 	if err != nil {
 		return it, err
+	}
+	if it.ContentHTML, err = unpackHTML(html, compressed); err != nil {
+		return it, fmt.Errorf("item %q: %w", it.ID, err)
 	}
 	it.GUIDIsLink = guidIsLink != 0
 	it.Featured = featured != 0

@@ -287,6 +287,10 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 	if p := ms(it.Published); p != 0 {
 		published = p
 	}
+	html, err := packHTML(it.ContentHTML)
+	if err != nil {
+		return err
+	}
 	guid, link, canonical := compactURLs(it)
 	_, err = st.ExecContext(ctx,
 		guid,
@@ -295,7 +299,7 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 		canonical,
 		it.Title,
 		it.Author,
-		it.ContentHTML,
+		html,
 		it.Summary,
 		categories,
 		it.ContentHash,
@@ -354,6 +358,10 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		// Stable across fetches: the row keeps it.
 		published = w.now
 	}
+	html, err := packHTML(it.ContentHTML)
+	if err != nil {
+		return false, err
+	}
 	guid, link, canonical := compactURLs(it)
 	var rowid int64
 	err = st.QueryRowContext(ctx,
@@ -374,7 +382,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		it.Author,
 		categories,
 		it.Summary,
-		it.ContentHTML,
+		html,
 	).Scan(&rowid)
 	if err != nil {
 		return false, err

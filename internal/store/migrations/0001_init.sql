@@ -65,7 +65,9 @@ CREATE TABLE items (
 	author        TEXT    NOT NULL DEFAULT '',
 	categories    TEXT,
 	summary       TEXT    NOT NULL DEFAULT '',
-	content_html  TEXT    NOT NULL DEFAULT ''
+	-- TEXT as received, or a BLOB of raw DEFLATE for longer bodies
+	-- (see store/compress.go): HTML is most of the bytes.
+	content_html  ANY     NOT NULL DEFAULT ''
 ) STRICT;
 
 -- The listing indexes carry hidden so that a page of items is chosen from
