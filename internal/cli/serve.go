@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/syndic-dev/syndic/config"
+	"github.com/syndic-dev/syndic/internal/admin"
 	"github.com/syndic-dev/syndic/internal/fetcher"
 	"github.com/syndic-dev/syndic/internal/httpserver"
 	"github.com/syndic-dev/syndic/internal/ingest"
@@ -119,7 +122,18 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		}
 	}
 	if !d.noHTTP {
-		d.http = httpserver.New(httpOptions(cfg, d.log), httpserver.Deps{Feeds: d.pub, Ready: d.ready, Metrics: d.metrics.Handler()})
+		deps := httpserver.Deps{Feeds: d.pub, Ready: d.ready, Metrics: d.metrics.Handler()}
+		if cfg.Server.PublishOPML {
+			deps.OPML = d.opmlHandler()
+		}
+		token, err := adminToken(cfg, d.env.Getenv)
+		if err != nil {
+			return err
+		}
+		// The API answers 404 api_disabled without a token, so that a
+		// client learns why rather than seeing a bare 404.
+		deps.API = d.adminAPI(token)
+		d.http = httpserver.New(httpOptions(cfg, d.log), deps)
 		if err := d.http.Start(); err != nil {
 			return err
 		}
@@ -477,4 +491,74 @@ func httpOptions(cfg *config.Config, logger *slog.Logger) httpserver.Options {
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),
 		Logger:            logger,
 	}
+}
+
+// adminToken reads the admin API token from server.admin_token_file or the
+// variable named by server.admin_token_env. No configured source means the
+// API is off (nil token); a configured but empty one is an error.
+func adminToken(cfg *config.Config, getenv func(string) string) ([]byte, error) {
+	s := cfg.Server
+	switch {
+	case s.AdminTokenFile != "":
+		b, err := os.ReadFile(s.AdminTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read server.admin_token_file: %w", err)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return nil, fmt.Errorf("server.admin_token_file %s is empty", s.AdminTokenFile)
+		}
+		return []byte(tok), nil
+	case s.AdminTokenEnv != "":
+		tok := strings.TrimSpace(getenv(s.AdminTokenEnv))
+		if tok == "" {
+			return nil, fmt.Errorf("server.admin_token_env names $%s, which is empty or unset", s.AdminTokenEnv)
+		}
+		return []byte(tok), nil
+	}
+	return nil, nil
+}
+
+// adminAPI builds the /api/ handler over the daemon's parts.
+func (d *daemon) adminAPI(token []byte) http.Handler {
+	deps := admin.Deps{
+		Store:  d.store,
+		Token:  token,
+		Logger: d.log,
+		Sources: func() []admin.SourceConfig {
+			cfg := d.cfg.Load()
+			out := make([]admin.SourceConfig, len(cfg.Sources))
+			for i, s := range cfg.Sources {
+				out[i] = admin.SourceConfig{ID: s.ID, URL: s.URL, Title: s.Title, Tags: s.Tags, Enabled: s.Enabled, Schedule: s.ScheduleSpec(cfg.Fetch.Schedule)}
+			}
+			return out
+		},
+		OutputSources: func(id string) ([]string, bool) {
+			cfg := d.cfg.Load()
+			o, ok := cfg.Output(id)
+			if !ok {
+				return nil, false
+			}
+			return cfg.OutputSources(o), true
+		},
+		Reload:     func(ctx context.Context) error { return d.reload(ctx, "api") },
+		Invalidate: d.pub.Invalidate,
+	}
+	if d.sched != nil {
+		deps.NextFire = d.sched.Next
+		deps.Refresh = func(ctx context.Context, id string) error {
+			err := d.sched.Trigger(ctx, id)
+			var hb *scheduler.HostBlockedError
+			switch {
+			case errors.Is(err, scheduler.ErrUnknownSource):
+				return fmt.Errorf("%w: %w", admin.ErrUnknownSource, err)
+			case errors.Is(err, scheduler.ErrRunning):
+				return fmt.Errorf("%w: %w", admin.ErrBusy, err)
+			case errors.As(err, &hb):
+				return &admin.DeferredError{Until: hb.Until}
+			}
+			return err
+		}
+	}
+	return admin.New(deps)
 }

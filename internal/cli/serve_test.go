@@ -392,3 +392,114 @@ func TestIDsStableAcrossRebuild(t *testing.T) {
 		t.Errorf("ids changed across a rebuild:\n%v\n%v", first, second)
 	}
 }
+
+func TestServeAdminAPIAndOPML(t *testing.T) {
+	farm, cfg := startFarm(t, feedfarm.Options{Sources: 3, Items: 4, Seed: 41}, serveHeader)
+	tokenFile := filepath.Join(filepath.Dir(cfg), "token")
+	os.WriteFile(tokenFile, []byte("s3cret-admin-token\n"), 0o600)
+	conf := strings.Replace(mustRead(t, cfg), "[server]\n", "[server]\nadmin_token_file = \""+tokenFile+"\"\npublish_opml = true\n", 1)
+	os.WriteFile(cfg, []byte(conf), 0o644)
+	d := startServe(t, cfg)
+	base := "http://" + d.addr
+	eventually(t, "first pass", func() bool { return farm.Requests().OK >= 3 })
+
+	post := func(path, token string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, _ := get(t, base+"/api/sources"); resp.StatusCode != 401 {
+		t.Errorf("no token: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := get(t, base+"/api/sources", "Authorization", "Bearer wrong"); resp.StatusCode != 401 {
+		t.Errorf("wrong token: %d, want 401", resp.StatusCode)
+	}
+	resp, body := get(t, base+"/api/sources", "Authorization", "Bearer s3cret-admin-token")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"farm-0002"`) {
+		t.Fatalf("/api/sources: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, "items stored", func() bool {
+		_, body := get(t, base+"/api/items?limit=1", "Authorization", "Bearer s3cret-admin-token")
+		return strings.Contains(body, `"id":"farm-`)
+	})
+	_, body = get(t, base+"/api/items?limit=1&source=farm-0001", "Authorization", "Bearer s3cret-admin-token")
+	var items struct {
+		Items []struct{ ID string } `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(body), &items); err != nil || len(items.Items) != 1 {
+		t.Fatalf("/api/items: %v %s", err, body)
+	}
+	if resp, body := post("/api/items/"+items.Items[0].ID+"/hide", "s3cret-admin-token"); resp.StatusCode != 200 {
+		t.Errorf("hide: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, "hidden item gone from the output", func() bool {
+		_, body := get(t, base+"/feeds/all.json")
+		return !strings.Contains(body, items.Items[0].ID)
+	})
+	before := farm.SourceRequests(1)
+	if resp, body := post("/api/sources/farm-0001/refresh", "s3cret-admin-token"); resp.StatusCode != 202 {
+		t.Errorf("refresh: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, "manual refresh reaches the source", func() bool { return farm.SourceRequests(1) > before })
+	if resp, body := post("/api/reload", "s3cret-admin-token"); resp.StatusCode != 200 {
+		t.Errorf("reload: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, base+"/sources.opml")
+	if resp.StatusCode != 200 || !strings.Contains(body, `xmlUrl="`+farm.URL(2)+`"`) {
+		t.Errorf("/sources.opml: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(d.stderr.String(), "s3cret-admin-token") {
+		t.Errorf("the admin token appears in the log")
+	}
+}
+
+func TestOPMLImportExport(t *testing.T) {
+	_, cfg := startFarm(t, feedfarm.Options{Sources: 2, Items: 1, Seed: 1}, "")
+	r := run(t, "opml", "export", "-config", cfg)
+	if r.code != 0 || strings.Count(r.stdout, "<outline") != 2 {
+		t.Fatalf("opml export: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	exported := filepath.Join(t.TempDir(), "own.opml")
+	os.WriteFile(exported, []byte(r.stdout), 0o644)
+	// Our own export re-imported adds nothing: every feed is configured.
+	r = run(t, "opml", "import", exported, "-config", cfg)
+	if r.code != 0 || strings.Contains(r.stdout, "[[source]]") || strings.Count(r.stderr, "already configured") != 2 {
+		t.Errorf("re-import of own export: %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	// Another reader's nested export: folders become tags; -write appends.
+	nested := filepath.Join(t.TempDir(), "reader.opml")
+	os.WriteFile(nested, []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<opml version="1.0"><head><title>Reader export</title></head><body>
+<outline text="Tech"><outline text="Go Lang">
+  <outline type="rss" text="The Go Blog" xmlUrl="https://go.dev/blog/feed.atom" htmlUrl="https://go.dev/blog"/>
+</outline></outline>
+<outline text="News" title="News">
+  <outline type="rss" text="BBC &quot;World&quot;" xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml"/>
+</outline>
+</body></opml>`), 0o644)
+	before := mustRead(t, cfg)
+	r = run(t, "opml", "import", "-write", nested, "-config", cfg)
+	if r.code != 0 {
+		t.Fatalf("import -write: %d %s", r.code, r.stderr)
+	}
+	after := mustRead(t, cfg)
+	if !strings.HasPrefix(after, before) {
+		t.Errorf("import -write did not keep the existing config content")
+	}
+	if r := run(t, "check", "-config", cfg); r.code != 0 || !strings.Contains(r.stdout, "4 sources") {
+		t.Errorf("config after import: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{`"tech"`, `"go-lang"`, `"news"`, `https://go.dev/blog/feed.atom`} {
+		if !strings.Contains(after, want) {
+			t.Errorf("imported blocks lack %s:\n%s", want, after[len(before):])
+		}
+	}
+}
