@@ -99,6 +99,8 @@ func TestParseErrors(t *testing.T) {
 			`feeds.toml:3:7: source[1].url: "https:///feed" is not an absolute http(s) URL`},
 		{"source url password redacted", "[[source]]\nid = \"b\"\nurl = \"ftp://u:pw@x/\"\n",
 			`feeds.toml:3:7: source[1].url: "ftp://u:xxxxx@x/" is not an absolute http(s) URL`},
+		{"unparsable source url password redacted", "[[source]]\nid = \"b\"\nurl = \"http://u:pw-secret@x/%zz\"\n",
+			`feeds.toml:3:7: source[1].url: "http://u:xxxxx@x/%zz" is not an absolute http(s) URL`},
 		{"duplicate id", src + "[[source]]\nid = \"a\"\nurl = \"https://b.example/\"\n",
 			`feeds.toml:6:6: source[2].id: "a" is already the id of source[1]`},
 		{"duplicate url after canonicalizing", src + "[[source]]\nid = \"b\"\nurl = \"HTTPS://A.example:443/feed#top\"\n",

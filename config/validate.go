@@ -294,13 +294,42 @@ func canonicalURL(s string) string {
 	return u.String()
 }
 
-// redactURL hides a password in a URL before it is printed.
+// redactURL hides a password in a URL before it is printed. A URL that
+// does not parse (a bad percent escape) is redacted by its text: it is the
+// one most likely to end up in an error message.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return redactText(s)
+	}
+	if u.User == nil {
 		return s
 	}
 	return u.Redacted()
+}
+
+// redactText replaces what looks like the password of the authority of s:
+// between the first ":" after "//" and the last "@" before the path.
+func redactText(s string) string {
+	start := strings.Index(s, "//")
+	if start < 0 {
+		return s
+	}
+	start += 2
+	end := len(s)
+	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndex(s[start:end], "@")
+	if at < 0 {
+		return s
+	}
+	at += start
+	colon := strings.Index(s[start:at], ":")
+	if colon < 0 {
+		return s
+	}
+	return s[:start+colon+1] + "xxxxx" + s[at:]
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), the syntax of a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, sync bool) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.StoragePath(), store.Options{Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", cfg.StoragePath(), err)
+		return nil, err // store.Open names the path
 	}
 	if sync {
 		if err := syncSources(ctx, st, cfg); err != nil {
@@ -162,7 +163,7 @@ func sourceInfos(ctx context.Context, cfg *config.Config, st *store.Store) ([]mo
 		infos = append(infos, model.SourceInfo{
 			ID:      s.ID,
 			Title:   title,
-			URL:     s.URL,
+			URL:     publicURL(s.URL),
 			SiteURL: st.SiteURL,
 			Tags:    s.Tags,
 			Include: config.Regexps(s.Include),
@@ -182,4 +183,15 @@ func errorClassOf(res ingest.Result) string {
 		return fe.Class
 	}
 	return model.ErrClassOther
+}
+
+// publicURL is a source URL fit to publish: without its userinfo, which
+// holds credentials (the URL itself is config, the password a secret).
+func publicURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
 }
