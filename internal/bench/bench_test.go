@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syndic-dev/syndic/internal/feedfarm"
+)
+
+// TestMain lets the test binary serve as the harness's child, as
+// cmd/syndicbench does.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(ChildEnv); mode != "" {
+		os.Exit(ChildMain(context.Background(), mode, os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestRawPass(t *testing.T) {
+	farm := feedfarm.New(feedfarm.Options{Sources: 6, Items: 4, Churn: 2})
+	if _, err := farm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { farm.Close() })
+	urls := make([]string, farm.Sources())
+	for i := range urls {
+		urls[i] = farm.URL(i)
+	}
+	dir := t.TempDir()
+	opts := RawOptions{URLs: urls, Workers: 3, DBPath: filepath.Join(dir, "raw.db"), StatePath: filepath.Join(dir, "state.json")}
+	ctx := context.Background()
+
+	tests := []struct {
+		name    string
+		advance bool
+		want    RawResult
+	}{
+		{"first ingest", false, RawResult{Fetched: 6, Items: 24, Inserted: 24}},
+		{"all-304 re-poll", false, RawResult{NotModified: 6}},
+		{"churn poll", true, RawResult{Fetched: 6, Items: 24, Inserted: 12}},
+	}
+	for _, tt := range tests {
+		if tt.advance {
+			farm.Advance()
+		}
+		got, err := RawPass(ctx, opts)
+		if err != nil {
+			t.Fatalf("%s: RawPass: %v", tt.name, err)
+		}
+		if got != tt.want {
+			t.Errorf("%s: RawPass = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+	if n, err := countRows(ctx, opts.DBPath, "items"); err != nil || n != 36 {
+		t.Errorf("raw items = %d, %v; want 36", n, err)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	lat := make([]time.Duration, 100)
+	for i := range lat {
+		lat[i] = time.Duration(100-i) * time.Millisecond
+	}
+	p50, p99, maxLat := percentiles(lat)
+	if p50 != 50*time.Millisecond || p99 != 99*time.Millisecond || maxLat != 100*time.Millisecond {
+		t.Errorf("percentiles = %v, %v, %v; want 50ms, 99ms, 100ms", p50, p99, maxLat)
+	}
+}
+
+// TestRunTiny runs the whole harness at a tiny scale against the real
+// syndic binary: the raw limits, the three syndic fetch passes with the
+// loss check, and the report.
+func TestRunTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the syndic binary")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Options{Sources: 5, Items: 3, Churn: 2, SkipPublish: true, Dir: t.TempDir(), Self: self})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got, want := len(rep.Passes), 9; got != want {
+		t.Fatalf("passes = %d, want %d", got, want)
+	}
+	wantStored := map[string]int{PassFirst: 15, PassRepoll: 15, PassChurn: 25}
+	for _, p := range rep.Passes {
+		if p.System != SysSyndic {
+			continue
+		}
+		if p.Check == nil || p.Check.Missing != 0 || p.Check.Extra != 0 {
+			t.Errorf("%s: check = %+v, want nothing missing or extra", p.Pass, p.Check)
+		}
+		if got, want := p.Stored, wantStored[p.Pass]; got != want {
+			t.Errorf("%s: stored = %d, want %d", p.Pass, got, want)
+		}
+		if p.Wall <= 0 || p.MaxRSSKB <= 0 {
+			t.Errorf("%s: stats = %+v, want wall and peak RSS measured", p.Pass, p.ProcStats)
+		}
+	}
+	var b bytes.Buffer
+	rep.Markdown(&b)
+	for _, want := range []string{"| 5x3 | syndic fetch | churn poll |", "zero loss at 5x3", "### Targets"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestRefHandler(t *testing.T) {
+	h := RefHandler([]byte("<feed/>"), "application/atom+xml", `"x"`)
+	tests := []struct {
+		inm        string
+		wantStatus int
+		wantBody   string
+	}{
+		{"", 200, "<feed/>"},
+		{`"x"`, 304, ""},
+		{`"y"`, 200, "<feed/>"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("If-None-Match=%s", tt.inm), func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/feeds/all.atom", nil)
+			if tt.inm != "" {
+				req.Header.Set("If-None-Match", tt.inm)
+			}
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || rec.Body.String() != tt.wantBody {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.String(), tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}
