@@ -81,6 +81,8 @@ type daemon struct {
 	metrics *metrics.Metrics
 
 	reloadMu sync.Mutex
+	// schedRunning is true while the scheduler's loop runs (/readyz).
+	schedRunning atomic.Bool
 }
 
 func (d *daemon) run(ctx context.Context) (err error) {
@@ -216,7 +218,15 @@ func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done ch
 		}
 	}
 	d.metrics.SetSchedulerGauges(func() int { return d.sched.Stats().InFlight })
-	go func() { done <- d.sched.Run(ctx) }()
+	d.schedRunning.Store(true)
+	go func() {
+		err := d.sched.Run(ctx)
+		d.schedRunning.Store(false)
+		if err != nil {
+			d.log.Error("scheduler stopped", "error", err)
+		}
+		done <- err
+	}()
 	d.log.Info("scheduler started", "sources", len(cfg.EnabledSources()), "concurrency", cfg.Fetch.Concurrency)
 	return nil
 }
@@ -350,6 +360,9 @@ func (d *daemon) ready(ctx context.Context) error {
 	}
 	if v != store.LatestSchemaVersion() {
 		return fmt.Errorf("database schema version %d, want %d", v, store.LatestSchemaVersion())
+	}
+	if !d.noFetch && !d.schedRunning.Load() {
+		return errors.New("scheduler not running")
 	}
 	return nil
 }

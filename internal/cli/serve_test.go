@@ -138,7 +138,7 @@ func TestServeFetchesAndPublishes(t *testing.T) {
 			return false
 		}
 		json.Unmarshal([]byte(body), &feed)
-		return len(feed.Items) == 50 && farm.Requests().OK >= n
+		return len(feed.Items) == 50 && farm.Requests().OK >= n && strings.Count(d.stderr.String(), "msg=fetched") >= n
 	})
 	resp, _ := get(t, "http://"+d.addr+"/feeds/all.atom")
 	etag := resp.Header.Get("ETag")
@@ -426,9 +426,9 @@ func TestServeAdminAPIAndOPML(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"farm-0002"`) {
 		t.Fatalf("/api/sources: %d %s", resp.StatusCode, body)
 	}
-	eventually(t, "items stored", func() bool {
-		_, body := get(t, base+"/api/items?limit=1", "Authorization", "Bearer s3cret-admin-token")
-		return strings.Contains(body, `"id":"farm-`)
+	eventually(t, "items of farm-0001 stored", func() bool {
+		_, body := get(t, base+"/api/items?limit=1&source=farm-0001", "Authorization", "Bearer s3cret-admin-token")
+		return strings.Contains(body, `"id":"farm-0001:`)
 	})
 	_, body = get(t, base+"/api/items?limit=1&source=farm-0001", "Authorization", "Bearer s3cret-admin-token")
 	var items struct {
