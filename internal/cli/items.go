@@ -34,11 +34,7 @@ link, published, updated, first_seen, story, featured, hidden and summary.`)
 	if *limit < 0 {
 		return &usageError{msg: "-limit must be 0 (all) or positive"}
 	}
-	cfg, err := loadConfig(env, *fs.config)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), false)
+	_, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}
@@ -123,11 +119,7 @@ Item ids are as 'syndic items' prints them (SOURCE:HEX). A running
 		if len(ids) == 0 {
 			return &usageError{msg: "name at least one item id (see 'syndic items')"}
 		}
-		cfg, err := loadConfig(env, *fs.config)
-		if err != nil {
-			return err
-		}
-		st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), false)
+		_, st, err := openConfigStore(ctx, env, *fs.config, false)
 		if err != nil {
 			return err
 		}

@@ -52,11 +52,7 @@ Print an output exactly as 'syndic serve' serves it at
 	if *page < 1 {
 		return &usageError{msg: "-page must be 1 or more"}
 	}
-	cfg, err := loadConfig(env, *fs.config)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), false)
+	cfg, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}
@@ -105,11 +101,7 @@ subscribers see the result.`)
 	if len(pos) != 1 {
 		return &usageError{msg: "name exactly one output"}
 	}
-	cfg, err := loadConfig(env, *fs.config)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), false)
+	cfg, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}
@@ -154,11 +146,7 @@ it. 'syndic serve' also prunes on storage.prune_schedule.`)
 	if _, err := fs.parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env, *fs.config)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), true)
+	cfg, st, err := openConfigStore(ctx, env, *fs.config, true)
 	if err != nil {
 		return err
 	}
@@ -201,11 +189,7 @@ beside it), and start syndic again.`)
 	if len(pos) != 1 {
 		return &usageError{msg: "name exactly one destination file"}
 	}
-	cfg, err := loadConfig(env, *fs.config)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), false)
+	_, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,7 @@ redirect_url, alternates and orphaned. Times are RFC 3339 or null.`)
 	if _, err := fs.parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env, *fs.config)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), false)
+	cfg, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}

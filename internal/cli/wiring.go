@@ -62,6 +62,20 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// openConfigStore loads the config at path and opens its database; see
+// openStore for sync.
+func openConfigStore(ctx context.Context, env *Env, path string, sync bool) (*config.Config, *store.Store, error) {
+	cfg, err := loadConfig(env, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg, newLogger(env.Stderr, cfg), sync)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
 // openStore opens the database named by the config and records which
 // sources are configured, so that removed ones are marked orphaned.
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, sync bool) (*store.Store, error) {
