@@ -39,6 +39,9 @@ server.listen:
   /feeds/ID.rss, /feeds/ID.atom, /feeds/ID.json   the outputs (?page=N)
   /                                              index with subscribe links
   /healthz, /readyz                              liveness and readiness
+  /metrics                                       Prometheus metrics
+  /api/...                                       admin API (server.admin_token_file or _env)
+  /sources.opml                                  sources as OPML (server.publish_opml = true)
 
 SIGHUP, or saving the config file, reloads the configuration: a valid file
 is applied without a restart; an invalid one is logged with every error and
