@@ -110,7 +110,6 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	// Outputs follow changes other processes make (a `syndic fetch` from
 	// cron, `syndic feature`); the loop ends with runCtx.
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRun()
 	var bg sync.WaitGroup
 	bg.Add(1)
 	go func() {
@@ -120,11 +119,22 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	defer bg.Wait()
 	defer cancelRun()
 
-	schedDone := make(chan error, 1)
 	if !d.noFetch {
-		if err := d.startScheduler(ctx, cfg, schedDone); err != nil {
+		if err := d.startScheduler(ctx, cfg); err != nil {
 			return err
 		}
+		// shutdown's sched.Shutdown ends the loop, whatever ended the
+		// serve, and waits for the fetches it started.
+		d.schedRunning.Store(true)
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			err := d.sched.Run(runCtx)
+			d.schedRunning.Store(false)
+			if err != nil {
+				d.log.Error("scheduler stopped", "error", err)
+			}
+		}()
 	}
 	if !d.noHTTP {
 		deps := httpserver.Deps{Feeds: d.pub, Ready: d.ready, Metrics: d.metrics.Handler()}
@@ -190,7 +200,7 @@ func (d *daemon) shutdown() {
 	}
 }
 
-func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done chan<- error) error {
+func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config) error {
 	d.fetcher = newFetcher(cfg)
 	d.ingest.Store(newIngester(cfg, d.fetcher, d.store))
 	d.sched = scheduler.New(scheduler.Options{
@@ -221,15 +231,6 @@ func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config, done ch
 		}
 	}
 	d.metrics.SetSchedulerGauges(func() int { return d.sched.Stats().InFlight })
-	d.schedRunning.Store(true)
-	go func() {
-		err := d.sched.Run(ctx)
-		d.schedRunning.Store(false)
-		if err != nil {
-			d.log.Error("scheduler stopped", "error", err)
-		}
-		done <- err
-	}()
 	d.log.Info("scheduler started", "sources", len(cfg.EnabledSources()), "concurrency", cfg.Fetch.Concurrency)
 	return nil
 }

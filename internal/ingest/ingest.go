@@ -165,11 +165,8 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 		return in.fail(ctx, res, state, now, class, ferr, retryAfter, nil)
 	}
 	res.Bytes = resp.WireBytes
-	if resp.PermanentRedirect != "" {
-		state.RedirectURL = resp.PermanentRedirect
-	} else if resp.StatusCode != 0 && resp.FinalURL == src.URL {
-		state.RedirectURL = ""
-	}
+	// The last fetch decides: a feed that stopped redirecting clears it.
+	state.RedirectURL = resp.PermanentRedirect
 
 	var items []model.Item
 	if resp.NotModified {
