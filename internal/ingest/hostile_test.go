@@ -388,7 +388,10 @@ func TestHostileSourcesInOnePass(t *testing.T) {
 				limit = c.timeout
 			}
 			t.Logf("%-36s status=%s class=%s items=%d skipped=%d wire=%dB in %v err=%v", c.name, res.Status, res.ErrClass, res.New, res.Skipped, res.Bytes, res.Duration.Round(time.Millisecond), res.Err)
-			if res.Duration > limit+timeMargin {
+			// Only the fetch is bounded by the timeout; a big feed's
+			// storage afterwards is not, and under the race detector
+			// on a loaded machine it takes seconds.
+			if c.wantClass == model.ErrClassTimeout && res.Duration > limit+timeMargin {
 				t.Errorf("took %v, want within the %v timeout", res.Duration, limit)
 			}
 			s, err := st.SourceState(context.Background(), res.SourceID)

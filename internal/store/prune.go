@@ -37,7 +37,8 @@ type PruneResult struct {
 	// Tombstones counts the tombstones written (in a dry run, the items
 	// that would leave one).
 	Tombstones int
-	// StoryKeys counts story keys dropped for being outside DedupWindow.
+	// StoryKeys counts story keys dropped for being outside DedupWindow or
+	// belonging to a removed item.
 	StoryKeys int
 }
 
@@ -77,14 +78,11 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 			res.count(v)
 		}
 		res.Tombstones = res.Removed
-		if p.DedupWindow > 0 {
-			err := s.reader.QueryRowContext(ctx, `
-				SELECT count(*)
-				FROM story_keys
-				WHERE first_seen < ?`, ms(p.Now.Add(-p.DedupWindow))).Scan(&res.StoryKeys)
-			if err != nil {
-				return res, fmt.Errorf("prune: count story keys: %w", err)
-			}
+		err := s.reader.QueryRowContext(ctx, `
+			SELECT count(*)
+			FROM story_keys AS k`+staleKeys, p.keyCutoff()).Scan(&res.StoryKeys)
+		if err != nil {
+			return res, fmt.Errorf("prune: count story keys: %w", err)
 		}
 		return res, nil
 	}
@@ -107,23 +105,41 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 			res.BySource[id] += c
 		}
 	}
-	if p.DedupWindow > 0 {
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			r, err := tx.ExecContext(ctx, `
-				DELETE FROM story_keys
-				WHERE first_seen < ?`, ms(p.Now.Add(-p.DedupWindow)))
-			if err != nil {
-				return err
-			}
-			n, err := r.RowsAffected()
-			res.StoryKeys = int(n)
-			return err
-		})
+	// One pass drops the keys of the items just removed and those outside
+	// the dedup window; story_keys has no index by item to do it per item.
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `
+			DELETE FROM story_keys AS k`+staleKeys, p.keyCutoff())
 		if err != nil {
-			return res, fmt.Errorf("prune: drop story keys: %w", err)
+			return err
 		}
+		n, err := r.RowsAffected()
+		res.StoryKeys = int(n)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("prune: drop story keys: %w", err)
 	}
 	return res, nil
+}
+
+// staleKeys selects, from story_keys AS k, the keys no new item can match:
+// their item is gone or was first seen before the parameter.
+const staleKeys = `
+	WHERE NOT EXISTS (
+		SELECT 1
+		FROM items AS i
+		WHERE i.rowid = k.item_rowid
+			AND i.first_seen >= ?
+	)`
+
+// keyCutoff is the first-seen time before which story keys are useless:
+// Now-DedupWindow, or 0 (keep all keys of existing items) without a window.
+func (p PrunePolicy) keyCutoff() int64 {
+	if p.DedupWindow <= 0 {
+		return 0
+	}
+	return ms(p.Now.Add(-p.DedupWindow))
 }
 
 func (r *PruneResult) count(v victim) {

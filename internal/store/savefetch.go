@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/syndic-dev/syndic/internal/model"
 )
@@ -24,6 +25,10 @@ import (
 // wins. New items join a story of another source when one of their
 // StoryKeys was seen there within u.DedupWindow (0 disables matching) and
 // u.SameStory agrees.
+//
+// Fetches saved at the same time share a transaction (see batch.go); each
+// still lands whole or not at all, and its result is known to be committed
+// when SaveFetch returns.
 func (s *Store) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveResult, error) {
 	if u.SourceID == "" {
 		return model.SaveResult{}, errors.New("save fetch: empty source id")
@@ -35,28 +40,82 @@ func (s *Store) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveR
 	if st.SourceID != u.SourceID {
 		return model.SaveResult{}, fmt.Errorf("save fetch of source %q: state is for source %q", u.SourceID, st.SourceID)
 	}
-	var res model.SaveResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res = model.SaveResult{}
-		if err := upsertState(ctx, tx, st); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		if u.Items == nil {
-			return nil
-		}
-		var err error
-		if res, err = saveItems(ctx, tx, u); err != nil {
-			return err
-		}
-		if res.New+res.Updated > 0 {
-			return bumpVersion(ctx, tx, u.SourceID)
-		}
-		return nil
-	})
+	if s.writer == nil {
+		return model.SaveResult{}, fmt.Errorf("save fetch of source %q: %w", u.SourceID, ErrReadOnly)
+	}
+	u.State = st
+	r := &saveReq{ctx: ctx, u: u, pre: s.prepare(ctx, &u), done: make(chan struct{})}
+	res, err := s.enqueue(ctx, r)
 	if err != nil {
 		return model.SaveResult{}, fmt.Errorf("save fetch of source %q: %w", u.SourceID, err)
 	}
 	return res, nil
+}
+
+// prepared is the work on a fetch's items that needs no transaction, done
+// by the caller before queueing so that the single writer does not: the
+// stored form of the HTML of the items that look new or changed, and the
+// stored form of their story keys. It is a cache: what it lacks, the
+// writer computes.
+type prepared struct {
+	html      map[string]any // by item id
+	keyHashes map[string]int64
+}
+
+// prepare fills a prepared for u from a read snapshot. Errors only mean
+// less is prepared.
+func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
+	p := &prepared{}
+	if len(u.Items) == 0 {
+		return p
+	}
+	ids := make([]string, len(u.Items))
+	for i := range u.Items {
+		ids[i] = u.Items[i].ID
+	}
+	var known map[string]stored
+	_ = s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		known, err = storedItems(ctx, tx, ids)
+		return err
+	})
+	p.html = make(map[string]any, len(u.Items))
+	p.keyHashes = make(map[string]int64)
+	for i := range u.Items {
+		it := &u.Items[i]
+		if old, ok := known[it.ID]; ok && old.hash == it.ContentHash {
+			continue
+		}
+		if html, err := packHTML(it.ContentHTML); err == nil {
+			p.html[it.ID] = html
+		}
+		for _, k := range it.StoryKeys {
+			if k != "" {
+				p.keyHashes[k] = storyKeyHash(k)
+			}
+		}
+	}
+	return p
+}
+
+// packed returns the stored form of it's HTML, prepared or computed now.
+func (p *prepared) packed(it *model.Item) (any, error) {
+	if p != nil {
+		if v, ok := p.html[it.ID]; ok {
+			return v, nil
+		}
+	}
+	return packHTML(it.ContentHTML)
+}
+
+// keyHash returns the stored form of a story key, prepared or computed now.
+func (p *prepared) keyHash(k string) int64 {
+	if p != nil {
+		if h, ok := p.keyHashes[k]; ok {
+			return h
+		}
+	}
+	return storyKeyHash(k)
 }
 
 // stored is what the unchanged check needs of an existing item.
@@ -67,7 +126,9 @@ type stored struct {
 }
 
 // saveItems stores u.Items within tx.
-func saveItems(ctx context.Context, tx *sql.Tx, u model.FetchUpdate) (model.SaveResult, error) {
+// New items' story keys go to kb, which the caller flushes before the
+// transaction commits.
+func saveItems(ctx context.Context, tx *sql.Tx, u model.FetchUpdate, pre *prepared, kb *keyBuffer) (model.SaveResult, error) {
 	var res model.SaveResult
 	now := ms(u.Now)
 	if now == 0 {
@@ -115,7 +176,7 @@ func saveItems(ctx context.Context, tx *sql.Tx, u model.FetchUpdate) (model.Save
 		return res, fmt.Errorf("read stored items: %w", err)
 	}
 
-	w := &itemWriter{tx: tx, u: &u, now: now, candItems: make(map[int64]*model.Item)}
+	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, now: now, candItems: make(map[int64]*model.Item)}
 	defer w.close()
 	var fresh []*model.Item
 	for _, it := range items {
@@ -217,11 +278,13 @@ func storedItems(ctx context.Context, tx *sql.Tx, ids []string) (map[string]stor
 // so that a fetch with nothing new prepares none, and what it learnt about
 // candidate stories.
 type itemWriter struct {
-	tx  *sql.Tx
-	u   *model.FetchUpdate
-	now int64
+	tx   *sql.Tx
+	u    *model.FetchUpdate
+	pre  *prepared
+	keys *keyBuffer
+	now  int64
 
-	insertStmt, updateStmt, keyStmt, candStmt *sql.Stmt
+	insertStmt, updateStmt, candStmt *sql.Stmt
 
 	// cands maps a story key hash to the items of other sources that
 	// carry it within the dedup window.
@@ -239,7 +302,7 @@ type candidate struct {
 }
 
 func (w *itemWriter) close() {
-	for _, st := range []*sql.Stmt{w.insertStmt, w.updateStmt, w.keyStmt, w.candStmt} {
+	for _, st := range []*sql.Stmt{w.insertStmt, w.updateStmt, w.candStmt} {
 		if st != nil {
 			st.Close()
 		}
@@ -287,7 +350,7 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 	if p := ms(it.Published); p != 0 {
 		published = p
 	}
-	html, err := packHTML(it.ContentHTML)
+	html, err := w.pre.packed(it)
 	if err != nil {
 		return err
 	}
@@ -358,7 +421,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		// Stable across fetches: the row keeps it.
 		published = w.now
 	}
-	html, err := packHTML(it.ContentHTML)
+	html, err := w.pre.packed(it)
 	if err != nil {
 		return false, err
 	}
@@ -388,26 +451,9 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		return false, err
 	}
 	w.newRows = append(w.newRows, rowid)
-	if len(it.StoryKeys) == 0 {
-		return dup, nil
-	}
-	ks, err := w.prepare(ctx, &w.keyStmt, `
-		INSERT INTO story_keys (
-			key_hash,
-			item_rowid,
-			source_id,
-			first_seen
-		) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return false, err
-	}
 	for _, k := range it.StoryKeys {
-		if k == "" {
-			continue
-		}
-		if _, err := ks.ExecContext(ctx, storyKeyHash(k), rowid, w.u.SourceID, w.now); err != nil {
-			return false, fmt.Errorf("story key %q: %w", k, err)
+		if k != "" {
+			w.keys.add(storyKey{hash: w.pre.keyHash(k), rowid: rowid, sourceID: w.u.SourceID, firstSeen: w.now})
 		}
 	}
 	return dup, nil
@@ -423,7 +469,7 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	for _, it := range fresh {
 		for _, k := range it.StoryKeys {
 			if k != "" {
-				hashes = append(hashes, storyKeyHash(k))
+				hashes = append(hashes, w.pre.keyHash(k))
 			}
 		}
 	}
@@ -432,13 +478,14 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	}
 	rows, err := w.tx.QueryContext(ctx, `
 		SELECT
-			key_hash,
-			item_rowid,
-			first_seen
-		FROM story_keys
-		WHERE key_hash IN (SELECT value FROM json_each(?))
-			AND source_id <> ?
-			AND first_seen >= ?`,
+			k.key_hash,
+			k.item_rowid,
+			i.first_seen
+		FROM story_keys AS k
+		JOIN items AS i ON i.rowid = k.item_rowid
+		WHERE k.key_hash IN (SELECT value FROM json_each(?))
+			AND i.source_id <> ?
+			AND i.first_seen >= ?`,
 		jsonInts(hashes), w.u.SourceID, w.now-w.u.DedupWindow.Milliseconds())
 	if err != nil {
 		return err
@@ -453,7 +500,19 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 		}
 		w.cands[h] = append(w.cands[h], c)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Keys of this transaction's earlier fetches are not written yet.
+	since := w.now - w.u.DedupWindow.Milliseconds()
+	for _, h := range hashes {
+		for _, k := range w.keys.byHash[h] {
+			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
+				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen})
+			}
+		}
+	}
+	return nil
 }
 
 // story returns the story id it joins, or "" when it starts its own.
@@ -464,7 +523,7 @@ func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) 
 	var cs []candidate
 	for _, k := range it.StoryKeys {
 		if k != "" {
-			cs = append(cs, w.cands[storyKeyHash(k)]...)
+			cs = append(cs, w.cands[w.pre.keyHash(k)]...)
 		}
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {
@@ -530,6 +589,80 @@ func (w *itemWriter) indexNew(ctx context.Context) error {
 		WHERE rowid IN (SELECT value FROM json_each(?))`,
 		jsonInts(w.newRows))
 	return err
+}
+
+// keyBuffer collects the story keys of a transaction's new items and
+// writes them in one statement at its end. Written per fetch, the keys
+// cost more than the items themselves: a title has up to 23 keys, and
+// every statement that inserts many rows keeps a statement journal of
+// each page it touches first. Fetches later in the same transaction find
+// the buffered keys through byHash.
+type keyBuffer struct {
+	keys   []storyKey
+	byHash map[int64][]storyKey
+}
+
+// storyKey is one row of story_keys, with what candidate lookups need of
+// its item.
+type storyKey struct {
+	hash      int64
+	rowid     int64
+	sourceID  string
+	firstSeen int64
+}
+
+func (b *keyBuffer) add(k storyKey) {
+	if b.byHash == nil {
+		b.byHash = make(map[int64][]storyKey)
+	}
+	b.keys = append(b.keys, k)
+	b.byHash[k.hash] = append(b.byHash[k.hash], k)
+}
+
+// flush writes the buffered keys within tx, in key order so that the
+// index is filled front to back.
+func (b *keyBuffer) flush(ctx context.Context, tx *sql.Tx) error {
+	if len(b.keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(b.keys, func(x, y storyKey) int {
+		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.rowid, y.rowid))
+	})
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO story_keys (
+			key_hash,
+			item_rowid
+		)
+		SELECT
+			value ->> 0,
+			value ->> 1
+		FROM json_each(?)
+		-- WHERE makes ON CONFLICT parse as the upsert clause.
+		WHERE true
+		ON CONFLICT DO NOTHING`,
+		jsonKeys(b.keys))
+	if err != nil {
+		return fmt.Errorf("save %d story keys: %w", len(b.keys), err)
+	}
+	b.keys, b.byHash = nil, nil
+	return nil
+}
+
+// jsonKeys encodes story keys for json_each as [[hash, rowid], ...].
+func jsonKeys(l []storyKey) string {
+	b := make([]byte, 0, 2+len(l)*32)
+	b = append(b, '[')
+	for i, k := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, k.hash, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, k.rowid, 10)
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
 }
 
 // compactURLs returns the guid, link and canonical URL columns of it: NULL

@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syndic-dev/syndic/internal/model"
+)
+
+// newReq builds a queued SaveFetch as SaveFetch would.
+func newReq(s *Store, u model.FetchUpdate) *saveReq {
+	ctx := context.Background()
+	return &saveReq{ctx: ctx, u: u, pre: s.prepare(ctx, &u), done: make(chan struct{})}
+}
+
+func TestBatchIsolatesAFailingFetch(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	now := t0.Add(time.Minute)
+
+	a := newItem("a", "1", "Storm hits the northern coast overnight", t0)
+	a.StoryKeys = []string{"u:https://example.com/storm", "t:storm"}
+	bad := newItem("b", "x", "Bad", t0)
+	bad.ID = "b:0000" // not model.ItemID of its key
+	c := newItem("c", "1", "Storm hits the northern coast overnight", t0)
+	c.StoryKeys = []string{"t:storm"}
+
+	reqs := []*saveReq{
+		newReq(s, update("a", now, a)),
+		newReq(s, update("b", now, bad)),
+		newReq(s, update("c", now.Add(time.Second), c)),
+	}
+	s.runBatch(reqs)
+
+	for _, r := range reqs {
+		select {
+		case <-r.done:
+		default:
+			t.Fatalf("request of %s not done", r.u.SourceID)
+		}
+	}
+	if reqs[0].err != nil || reqs[0].res.New != 1 {
+		t.Errorf("source a: %s, %v; want 1 new", counts(reqs[0].res), reqs[0].err)
+	}
+	if reqs[1].err == nil || !strings.Contains(reqs[1].err.Error(), "b:0000") {
+		t.Errorf("source b: error %v, want one naming item b:0000", reqs[1].err)
+	}
+	if reqs[2].err != nil || reqs[2].res.New != 1 || reqs[2].res.Duplicate != 1 {
+		t.Errorf("source c: %s, %v; want 1 new joining a's story", counts(reqs[2].res), reqs[2].err)
+	}
+	if _, err := s.SourceState(ctx, "b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("state of the failed fetch written: %v", err)
+	}
+	if got := mustItem(t, s, c.ID).StoryID; got != a.ID {
+		t.Errorf("c's story = %q, want %q", got, a.ID)
+	}
+	var keys int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM story_keys").Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 3 {
+		t.Errorf("story keys stored = %d, want 3", keys)
+	}
+}
+
+// TestBatchFindsStoriesOfEarlierFetches puts two sources' fetches of one
+// story in one transaction: the second must find the first's keys before
+// they are written.
+func TestBatchFindsStoriesOfEarlierFetches(t *testing.T) {
+	s := openStore(t)
+	now := t0.Add(time.Minute)
+	a := newItem("a", "1", "Flood warning for the river valley tonight", t0)
+	a.StoryKeys = []string{"t:flood"}
+	b := newItem("b", "1", "Flood warning for the river valley tonight", t0)
+	b.StoryKeys = []string{"t:flood"}
+	ua, ub := update("a", now, a), update("b", now, b)
+	ua.DedupWindow, ub.DedupWindow = time.Hour, time.Hour
+	reqs := []*saveReq{newReq(s, ua), newReq(s, ub)}
+	s.runBatch(reqs)
+	for _, r := range reqs {
+		if r.err != nil {
+			t.Fatalf("source %s: %v", r.u.SourceID, r.err)
+		}
+	}
+	if reqs[1].res.Duplicate != 1 {
+		t.Errorf("source b: %s, want its item to join a's story", counts(reqs[1].res))
+	}
+}
+
+func TestBatchSkipsCancelledFetches(t *testing.T) {
+	s := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := newReq(s, update("a", t0, newItem("a", "1", "One", t0)))
+	r.ctx = ctx
+	ok := newReq(s, update("b", t0, newItem("b", "1", "Two", t0)))
+	s.runBatch([]*saveReq{r, ok})
+	if !errors.Is(r.err, context.Canceled) {
+		t.Errorf("cancelled fetch: %v, want context.Canceled", r.err)
+	}
+	if ok.err != nil || ok.res.New != 1 {
+		t.Errorf("other fetch: %s, %v", counts(ok.res), ok.err)
+	}
+	if n, _ := s.ItemCount(context.Background()); n != 1 {
+		t.Errorf("ItemCount() = %d, want 1", n)
+	}
+}
+
+func TestSaveFetchAfterClose(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SaveFetch(context.Background(), update("a", t0, newItem("a", "1", "One", t0)))
+	if err == nil {
+		t.Fatal("SaveFetch after Close succeeded")
+	}
+}
+
+// TestMigrateLeanStoryKeys opens a database written at schema version 1
+// and checks that its story keys survive migration 0002 and still link
+// stories.
+func TestMigrateLeanStoryKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", dsn(path, connWriter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{
+		ms[0].sql,
+		"PRAGMA user_version = 1",
+		"INSERT INTO sources (id) VALUES ('a')",
+		`INSERT INTO items (rowid, id, source_id, published, first_seen, updated, changed, content_hash, key, title)
+			VALUES (7, 'a:1', 'a', 1, 1, 1, 1, 'h', 'k', 'Old storm')`,
+		"INSERT INTO items_fts (rowid, title, summary) VALUES (7, 'Old storm', '')",
+		"INSERT INTO story_keys (key_hash, item_rowid, source_id, first_seen) VALUES (42, 7, 'a', 1)",
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open v1 database: %v", err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(ctx); v != LatestSchemaVersion() {
+		t.Errorf("schema version %d, want %d", v, LatestSchemaVersion())
+	}
+	var h, rowid int64
+	if err := s.reader.QueryRowContext(ctx, "SELECT key_hash, item_rowid FROM story_keys").Scan(&h, &rowid); err != nil {
+		t.Fatal(err)
+	}
+	if h != 42 || rowid != 7 {
+		t.Errorf("story key = (%d, %d), want (42, 7)", h, rowid)
+	}
+	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
+		t.Errorf("IntegrityCheck() = %q, %v", res, err)
+	}
+}
