@@ -54,12 +54,18 @@ Example crontab line:
 	}
 	defer st.Close()
 
+	// One query for every source's state instead of one per source.
+	states, err := st.FetchStates(ctx)
+	if err != nil {
+		return err
+	}
+
 	in := newIngester(cfg, newFetcher(cfg), st)
 	p := newProgress(env.Stderr, len(sources))
 	start := time.Now()
 	var tot fetchTotals
 	var mu sync.Mutex
-	runPass(ctx, in, sources, *force || len(ids) > 0, cfg.Fetch.Concurrency, func(res ingest.Result) {
+	runPass(ctx, in, sources, states, *force || len(ids) > 0, cfg.Fetch.Concurrency, func(res ingest.Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		tot.add(res)
@@ -101,7 +107,7 @@ func selectSources(cfg *config.Config, ids []string) ([]config.SourceConfig, err
 // runPass ingests every source once with at most workers in flight. The
 // queue interleaves hosts so that a worker rarely waits on one host's
 // politeness while other hosts could be served.
-func runPass(ctx context.Context, in *ingest.Ingester, sources []config.SourceConfig, force bool, workers int, done func(ingest.Result)) {
+func runPass(ctx context.Context, in *ingest.Ingester, sources []config.SourceConfig, states map[string]model.SourceState, force bool, workers int, done func(ingest.Result)) {
 	queue := make(chan config.SourceConfig)
 	if workers < 1 {
 		workers = 1
@@ -114,6 +120,9 @@ func runPass(ctx context.Context, in *ingest.Ingester, sources []config.SourceCo
 			for s := range queue {
 				src := ingestSource(s)
 				src.Force = force
+				if st, ok := states[s.ID]; ok {
+					src.State = &st
+				}
 				done(in.Run(ctx, src))
 			}
 		}()

@@ -42,6 +42,10 @@ type Source struct {
 	// (Retry-After, cache lifetime, backoff) lies in the future. Host-wide
 	// blocks still hold.
 	Force bool
+	// State is the source's stored state when the caller has read it
+	// already (a pass over many sources reads them all in one query);
+	// nil makes Run read it.
+	State *model.SourceState
 }
 
 // Options tune the policy shared by every fetch.
@@ -115,7 +119,13 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 	res.SourceID = src.ID
 	defer func() { res.Duration = in.opts.Now().Sub(start) }()
 
-	state, err := in.store.SourceState(ctx, src.ID)
+	var state model.SourceState
+	var err error
+	if src.State != nil {
+		state = *src.State
+	} else {
+		state, err = in.store.SourceState(ctx, src.ID)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		res.Status, res.ErrClass = model.StatusError, model.ErrClassStorage
 		res.Err = fmt.Errorf("read state of source %q: %w", src.ID, err)

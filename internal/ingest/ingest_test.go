@@ -145,6 +145,39 @@ func TestConditionalGet(t *testing.T) {
 	}
 }
 
+// TestPreloadedState checks that Run uses a state the caller read already
+// (a pass reads all states in one query) instead of reading its own.
+func TestPreloadedState(t *testing.T) {
+	r := newRig(t, false)
+	var sawINM atomic.Value
+	sawINM.Store("")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		sawINM.Store(req.Header.Get("If-None-Match"))
+		w.Header().Set("ETag", `"v1"`)
+		fmt.Fprint(w, rssDoc("c", rssItem("1", "First story here", "one")))
+	}))
+	defer srv.Close()
+	if res := r.run(t, "c", srv.URL); res.Status != model.StatusOK {
+		t.Fatalf("first fetch: %+v", res)
+	}
+	st, err := r.st.FetchStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := st["c"]
+	if pre.ETag != `"v1"` {
+		t.Fatalf("FetchStates()[c].ETag = %q, want the stored one", pre.ETag)
+	}
+	pre.ETag = `"preloaded"`
+	res := r.in.Run(context.Background(), ingest.Source{ID: "c", URL: srv.URL, State: &pre})
+	if res.Status != model.StatusOK {
+		t.Fatalf("second fetch: %+v", res)
+	}
+	if got := sawINM.Load(); got != `"preloaded"` {
+		t.Errorf("If-None-Match = %q, want the preloaded state's ETag", got)
+	}
+}
+
 func TestRefetchAndUpdates(t *testing.T) {
 	item := func(date, link, body string) string {
 		return `<item><guid>a</guid><title>A steady headline</title><link>` + link + `</link><pubDate>` + date +
