@@ -156,13 +156,11 @@ func outputs(cfg *config.Config) []model.Output {
 // sourceInfos describes the configured sources for publishing, titled by
 // the config override, else the feed's own title, else the id.
 func sourceInfos(ctx context.Context, cfg *config.Config, st *store.Store) ([]model.SourceInfo, error) {
-	states, err := st.SourceStates(ctx)
+	// FetchStates skips item counts, which cost a scan of a big
+	// database at every start and reload.
+	byID, err := st.FetchStates(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read source states: %w", err)
-	}
-	byID := make(map[string]model.SourceState, len(states))
-	for _, s := range states {
-		byID[s.SourceID] = s
 	}
 	infos := make([]model.SourceInfo, 0, len(cfg.Sources))
 	for _, s := range cfg.Sources {
