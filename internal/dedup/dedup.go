@@ -27,9 +27,12 @@
 package dedup
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -66,14 +69,32 @@ var titlePrefixes = []string{
 // removed, lower case, punctuation removed (apostrophes join the word:
 // "Biden's" is "bidens"), whitespace collapsed.
 func NormalizeTitle(title string) string {
-	return strings.Join(words(stripTitlePrefix(title)), " ")
+	buf := bufPool.Get().(*[]byte)
+	norm := appendNormalized((*buf)[:0], stripTitlePrefix(title), 0)
+	s := string(norm)
+	putBuf(buf, norm)
+	return s
 }
+
+// prefixInitial marks the lower-case ASCII letters a title label can start
+// with. No other character folds to one of them (only k and s have
+// non-ASCII case partners), so a title starting with anything else carries
+// no label and skips the comparisons.
+var prefixInitial = func() (m [utf8.RuneSelf]bool) {
+	for _, p := range titlePrefixes {
+		m[p[0]] = true
+	}
+	return m
+}()
 
 // stripTitlePrefix removes leading labels such as "BREAKING:" (repeatedly,
 // as in "LIVE: UPDATE: ..."), unless nothing would be left.
 func stripTitlePrefix(title string) string {
 	for {
 		t := strings.TrimSpace(title)
+		if t == "" || t[0] >= utf8.RuneSelf || !prefixInitial[t[0]|0x20] {
+			return t
+		}
 		stripped := false
 		for _, p := range titlePrefixes {
 			if len(t) < len(p) || !strings.EqualFold(t[:len(p)], p) {
@@ -85,7 +106,7 @@ func stripTitlePrefix(title string) string {
 				continue
 			}
 			rest = strings.TrimSpace(rest[size:])
-			if len(words(rest)) == 0 {
+			if !hasWord(rest) {
 				continue
 			}
 			title, stripped = rest, true
@@ -112,47 +133,101 @@ func isPrefixSeparator(r rune) bool {
 	return false
 }
 
+// Classes of ASCII characters in words: asciiWord maps a letter or digit
+// to its lower case, an apostrophe to apostrophe and everything else to
+// 0, a separator. These agree with the unicode tests in appendNormalized,
+// which handle the rest.
+const apostrophe = '\''
+
+var asciiWord = func() (m [utf8.RuneSelf]byte) {
+	for c := byte('0'); c <= '9'; c++ {
+		m[c] = c
+	}
+	for c := byte('a'); c <= 'z'; c++ {
+		m[c], m[c-'a'+'A'] = c, c
+	}
+	m['\''] = apostrophe
+	return m
+}()
+
+// isWordRune reports whether r is part of a word: a letter, digit or
+// combining mark.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r)
+}
+
+// isApostrophe reports whether r is an apostrophe, dropped inside a word.
+func isApostrophe(r rune) bool {
+	return r == '\'' || r == '’' || r == 'ʼ' || r == '‘'
+}
+
+// hasWord reports whether s holds a word, that is whether words(s) is not
+// empty.
+func hasWord(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if asciiWord[c] > apostrophe {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isWordRune(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
 // words splits s into lower-case words of letters, digits and combining
 // marks. Apostrophes are dropped inside a word; every other character
 // separates words.
 func words(s string) []string {
-	var out []string
-	var b strings.Builder
-	flush := func() {
-		if b.Len() > 0 {
-			out = append(out, b.String())
-			b.Reset()
-		}
+	norm := string(appendNormalized(nil, s, 0))
+	if norm == "" {
+		return nil
 	}
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r):
-			b.WriteRune(unicode.ToLower(r))
-		case r == '\'' || r == '’' || r == 'ʼ' || r == '‘':
-			// "don't" and "don’t" are the same word.
-		default:
-			flush()
-		}
-	}
-	flush()
-	return out
+	return strings.Split(norm, " ")
 }
 
 // appendNormalized appends the words of s to dst as words splits them,
-// separated by single spaces, without building the word list.
-func appendNormalized(dst []byte, s string) []byte {
+// separated by single spaces, without building the word list. A separator
+// before the first word of s adds a space when dst is longer than start.
+func appendNormalized(dst []byte, s string, start int) []byte {
 	space := false
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			// Runs of ASCII letters and digits are the bulk of any text.
+			switch w := asciiWord[c]; w {
+			case 0:
+				space = len(dst) > start
+			case apostrophe:
+			default:
+				if space {
+					dst = append(dst, ' ')
+					space = false
+				}
+				dst = append(dst, w)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		switch {
-		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r):
+		case isWordRune(r):
 			if space {
 				dst = append(dst, ' ')
 				space = false
 			}
 			dst = utf8.AppendRune(dst, unicode.ToLower(r))
-		case r == '\'' || r == '’' || r == 'ʼ' || r == '‘':
+		case isApostrophe(r):
+			// "don't" and "don’t" are the same word.
 		default:
-			space = len(dst) > 0
+			space = len(dst) > start
 		}
 	}
 	return dst
@@ -162,26 +237,113 @@ func appendNormalized(dst []byte, s string) []byte {
 // text canonicalized (so a tracking parameter does not count as a change),
 // then words as NormalizeTitle makes them.
 func normalizeText(text string) []byte {
-	out := make([]byte, 0, len(text))
+	return appendNormalizedText(make([]byte, 0, len(text)), text)
+}
+
+// appendNormalizedText appends normalizeText(text) to dst.
+func appendNormalizedText(dst []byte, text string) []byte {
+	start := len(dst)
 	if !strings.Contains(text, "://") {
-		return appendNormalized(out, text)
+		return appendNormalized(dst, text, start)
 	}
-	for _, f := range strings.Fields(text) {
-		lf := strings.ToLower(f)
-		if strings.HasPrefix(lf, "http://") || strings.HasPrefix(lf, "https://") {
+	// Field by field, as strings.Fields splits, so that a URL is
+	// canonicalized whole.
+	for i := 0; i < len(text); {
+		i = skipSpace(text, i)
+		if i == len(text) {
+			break
+		}
+		j := fieldEnd(text, i)
+		f := text[i:j]
+		i = j
+		if hasPrefixFold(f, "http://") || hasPrefixFold(f, "https://") {
 			if c := CanonicalURL(strings.TrimRight(f, ".,;:!?)]}>\"'")); c != "" {
 				f = c
 			}
 		}
-		n := len(out)
-		if n > 0 {
-			out = append(out, ' ')
+		n := len(dst)
+		if n > start {
+			dst = append(dst, ' ')
 		}
-		if out = appendNormalized(out, f); len(out) == n+1 {
-			out = out[:n] // the field had no words
+		if dst = appendNormalized(dst, f, start); len(dst) == n+1 {
+			dst = dst[:n] // the field had no words
 		}
 	}
-	return out
+	return dst
+}
+
+// asciiSpace marks the ASCII characters unicode.IsSpace accepts.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// skipSpace returns the index of the first non-space rune of s at or after
+// i, or len(s).
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if !asciiSpace[c] {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			return i
+		}
+		i += size
+	}
+	return i
+}
+
+// fieldEnd returns the index of the first space rune of s after i, or
+// len(s).
+func fieldEnd(s string, i int) int {
+	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if asciiSpace[c] {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			return i
+		}
+		i += size
+	}
+	return i
+}
+
+// hasPrefixFold reports whether strings.ToLower(s) starts with the lower
+// case ASCII prefix. No non-ASCII rune lower-cases to one of the letters
+// of "http", so comparing ASCII bytes is enough.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := range len(prefix) {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bufPool recycles the scratch buffers of normalization: every item of
+// every fetched feed passes through here. putBuf drops buffers grown by an
+// unusually long text rather than keep them alive.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func putBuf(p *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*p = b
+		bufPool.Put(p)
+	}
 }
 
 // ContentHash fingerprints an item's content: a hex SHA-256 (first 16
@@ -190,17 +352,8 @@ func normalizeText(text string) []byte {
 // change it; a changed word does. Dates are not part of it, so a bumped
 // date alone is not a content update.
 func ContentHash(title, text string) string {
-	h := sha256.New()
-	h.Write([]byte(NormalizeTitle(title)))
-	h.Write([]byte{0})
-	h.Write(normalizeText(text))
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// shortHash keeps index keys small; collisions only cost a SameStory call.
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
+	hash, _ := fingerprint(title, text, "", false)
+	return hash
 }
 
 // StoryKeys returns the index keys under which an item is filed for
@@ -218,34 +371,135 @@ func shortHash(s string) string {
 // key scheme can grow without changing callers; it is not used today.
 func StoryKeys(title, text, canonicalURL string) []string {
 	_ = text
-	keys := make([]string, 0, 4)
-	seen := make(map[string]bool)
-	add := func(k string) {
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
+	buf := bufPool.Get().(*[]byte)
+	norm := appendNormalized((*buf)[:0], stripTitlePrefix(title), 0)
+	keys := storyKeys(norm, canonicalURL)
+	putBuf(buf, norm)
+	return keys
+}
+
+// Fingerprint returns ContentHash(title, text) and StoryKeys(title, text,
+// canonicalURL) at the cost of normalizing the title once.
+func Fingerprint(title, text, canonicalURL string) (contentHash string, storyKeys []string) {
+	return fingerprint(title, text, canonicalURL, true)
+}
+
+func fingerprint(title, text, canonicalURL string, withKeys bool) (string, []string) {
+	buf := bufPool.Get().(*[]byte)
+	// The hashed form: the normalized title, a zero byte, the normalized
+	// text.
+	b := appendNormalized((*buf)[:0], stripTitlePrefix(title), 0)
+	titleLen := len(b)
+	b = append(b, 0)
+	b = appendNormalizedText(b, text)
+	sum := sha256.Sum256(b)
+	var keys []string
+	if withKeys {
+		keys = storyKeys(b[:titleLen], canonicalURL)
+	}
+	putBuf(buf, b)
+	return hex.EncodeToString(sum[:16]), keys
+}
+
+// storyKeys builds StoryKeys from the normalized title (words separated
+// by single spaces). A key holds the first 8 bytes of a SHA-256 in hex:
+// small, and a collision only costs a SameStory call. All hashed keys
+// share one allocation.
+func storyKeys(norm []byte, canonicalURL string) []string {
+	const keyLen = len("d:") + 2*8
+	nWords := 0
+	if len(norm) > 0 {
+		nWords = 1 + bytes.Count(norm, []byte{' '})
+	}
+	n := 0
+	if canonicalURL != "" {
+		n++
+	}
+	if nWords > 0 {
+		n++
+	}
+	m := min(nWords, maxKeyWords) // words that get deletion keys
+	if nWords >= minLongTitleWords {
+		n += 1 + m
+	}
+	if n == 0 {
+		return []string{}
+	}
+	keys := make([]string, 0, n)
+	if canonicalURL != "" {
+		keys = append(keys, "u:"+canonicalURL)
+	}
+	if nWords == 0 {
+		return keys
+	}
+
+	// Digests first, then one string of all their keys.
+	var sums [2 + maxKeyWords][8]byte
+	titleSum := sha256.Sum256(norm)
+	sums[0] = [8]byte(titleSum[:8])
+	nSums := 1
+	if nWords >= minLongTitleWords {
+		// The first m words; ends[i] is where word i ends.
+		var ends [maxKeyWords]int
+		w := 0
+		for i, c := range norm {
+			if c == ' ' {
+				ends[w] = i
+				if w++; w == m {
+					break
+				}
+			}
+		}
+		if w < m {
+			ends[w] = len(norm)
+		}
+		head := norm[:ends[m-1]]
+		if m == nWords {
+			sums[1] = sums[0] // the first 20 words are the whole title
+		} else {
+			s := sha256.Sum256(head)
+			sums[1] = [8]byte(s[:8])
+		}
+		nSums = 2
+		scratch := make([]byte, 0, 64)
+		if len(head) > cap(scratch) {
+			scratch = make([]byte, 0, len(head))
+		}
+		for i := range m {
+			start := 0
+			if i > 0 {
+				start = ends[i-1] + 1
+			}
+			var rest []byte
+			switch {
+			case i == 0:
+				rest = head[ends[0]+1:]
+			case i == m-1:
+				rest = head[:start-1]
+			default:
+				rest = append(append(scratch[:0], head[:start]...), head[ends[i]+1:]...)
+			}
+			s := sha256.Sum256(rest)
+			d := [8]byte(s[:8])
+			if !slices.Contains(sums[1:nSums], d) {
+				sums[nSums] = d
+				nSums++
+			}
 		}
 	}
-	if canonicalURL != "" {
-		add("u:" + canonicalURL)
+	var outBuf [(2 + maxKeyWords) * keyLen]byte
+	out := outBuf[:0]
+	for i := range nSums {
+		if i == 0 {
+			out = append(out, "t:"...)
+		} else {
+			out = append(out, "d:"...)
+		}
+		out = hex.AppendEncode(out, sums[i][:])
 	}
-	w := words(stripTitlePrefix(title))
-	if len(w) == 0 {
-		return keys
-	}
-	add("t:" + shortHash(strings.Join(w, " ")))
-	if len(w) < minLongTitleWords {
-		return keys
-	}
-	if len(w) > maxKeyWords {
-		w = w[:maxKeyWords]
-	}
-	add("d:" + shortHash(strings.Join(w, " ")))
-	rest := make([]string, 0, len(w)-1)
-	for i := range w {
-		rest = append(rest[:0], w[:i]...)
-		rest = append(rest, w[i+1:]...)
-		add("d:" + shortHash(strings.Join(rest, " ")))
+	all := string(out)
+	for i := range nSums {
+		keys = append(keys, all[i*keyLen:(i+1)*keyLen])
 	}
 	return keys
 }

@@ -315,6 +315,20 @@ func BenchmarkContentHash(b *testing.B) {
 	}
 }
 
+func BenchmarkStoryKeys(b *testing.B) {
+	title := "BREAKING: Senate passes sweeping climate bill after marathon session"
+	cu := CanonicalURL("https://news.example/2024/05/senate-passes-climate-bill?utm_source=rss")
+	for b.Loop() {
+		StoryKeys(title, "", cu)
+	}
+}
+
+func BenchmarkNormalizeTitle(b *testing.B) {
+	for b.Loop() {
+		NormalizeTitle("BREAKING: Senate passes sweeping climate bill after marathon session")
+	}
+}
+
 func TestNormalizeTextURLs(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"a - b", "a b"},
@@ -326,5 +340,14 @@ func TestNormalizeTextURLs(t *testing.T) {
 		if got := string(normalizeText(tt.in)); got != tt.want {
 			t.Errorf("normalizeText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	title := "BREAKING: Senate passes sweeping climate bill after marathon session"
+	text := strings.Repeat(climateText+" ", 4)
+	cu := CanonicalURL("https://news.example/2024/05/senate-passes-climate-bill?utm_source=rss")
+	for b.Loop() {
+		Fingerprint(title, text, cu)
 	}
 }

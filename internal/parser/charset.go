@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"mime"
 	"regexp"
 	"strings"
@@ -39,15 +40,17 @@ var xmlDeclRE = regexp.MustCompile(`^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*
 // failure and does not happen with the encodings x/text provides.
 func toUTF8(body []byte, contentType string) ([]byte, error) {
 	enc, rest := detectEncoding(body, contentType)
-	var out []byte
-	if enc == nil {
-		out = bytes.ToValidUTF8(rest, []byte("\uFFFD"))
-	} else {
+	out := rest
+	if enc != nil {
 		decoded, err := enc.NewDecoder().Bytes(rest)
 		if err != nil {
 			return nil, err
 		}
-		out = bytes.ToValidUTF8(decoded, []byte("\uFFFD"))
+		out = decoded
+	}
+	// bytes.ToValidUTF8 copies even valid input, which nearly every feed is.
+	if !utf8.Valid(out) {
+		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
 	}
 	// Dropping first: a dropped character can complete a declaration.
 	return rewriteXMLDecl(dropIllegalXMLChars(out)), nil
@@ -144,6 +147,23 @@ func dropIllegalXMLChars(b []byte) []byte {
 	}
 	i := 0
 	for i < len(b) {
+		// Eight bytes at a time while they are ASCII from ' ' up, the bulk
+		// of any feed: (x - 0x20 in each byte) &^ x has the high bit of a
+		// byte set only if some byte is below 0x20.
+		if i+8 <= len(b) {
+			const low, high = 0x2020202020202020, 0x8080808080808080
+			if x := binary.LittleEndian.Uint64(b[i:]); x&high == 0 && (x-low)&^x&high == 0 {
+				i += 8
+				continue
+			}
+		}
+		if c := b[i]; c < utf8.RuneSelf {
+			if illegal(rune(c)) {
+				break
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(b[i:])
 		if illegal(r) {
 			break

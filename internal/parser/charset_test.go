@@ -91,3 +91,13 @@ func FuzzToUTF8(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkToUTF8(b *testing.B) {
+	body := benchFeed(50)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := toUTF8(body, "application/rss+xml"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

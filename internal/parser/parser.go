@@ -116,6 +116,9 @@ func Parse(body []byte, contentType, feedURL string, opts Options) (*model.Feed,
 	// The original feed carries what the universal one drops: RSS <ttl>,
 	// guid isPermaLink, JSON content_text and version.
 	fp.KeepOriginalFeed = true
+	// Images are not read, so gofeed need not parse every RSS item's HTML
+	// to find one.
+	fp.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
 	gf, err := fp.Parse(bytes.NewReader(doc))
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) && (mediaType == "text/html" || mediaType == "application/xhtml+xml") {
@@ -194,20 +197,22 @@ func convert(gf *gofeed.Feed, feedURL string, opts Options) *model.Feed {
 	feedAuthor := personName(gf.Authors, gf.Author)
 
 	// Links and ids of every item first: uniqueness covers the document.
-	links := make([]string, len(gf.Items))
-	guidCount := make(map[string]int)
-	linkCount := make(map[string]int)
+	ids := make([]itemIDs, len(gf.Items))
+	guidCount := make(map[string]int, len(gf.Items))
+	linkCount := make(map[string]int, len(gf.Items))
 	for i, it := range gf.Items {
 		if it == nil {
 			continue
 		}
-		guid := strings.TrimSpace(it.GUID)
-		if guid != "" {
-			guidCount[guid]++
+		id := &ids[i]
+		id.guid = strings.TrimSpace(it.GUID)
+		if id.guid != "" {
+			guidCount[id.guid]++
 		}
-		links[i] = itemLink(it, guid, guidIsLink(it, guid, itemAt(rssItems, i)), base)
-		if c := dedup.CanonicalURL(links[i]); c != "" {
-			linkCount[c]++
+		id.guidIsLink = guidIsLink(it, id.guid, itemAt(rssItems, i))
+		id.link = itemLink(it, id.guid, id.guidIsLink, base)
+		if id.canonicalURL = dedup.CanonicalURL(id.link); id.canonicalURL != "" {
+			linkCount[id.canonicalURL]++
 		}
 	}
 
@@ -221,7 +226,7 @@ func convert(gf *gofeed.Feed, feedURL string, opts Options) *model.Feed {
 		if it == nil {
 			continue
 		}
-		item := convertItem(it, itemAt(rssItems, i), itemAt(jsonItems, i), links[i], base, feedAuthor, opts.Now)
+		item := convertItem(it, itemAt(jsonItems, i), ids[i], base, feedAuthor, opts.Now)
 		switch {
 		case item.GUID != "" && guidCount[item.GUID] == 1:
 			item.Key = "guid:" + item.GUID
@@ -244,14 +249,23 @@ func itemAt[T any](s []*T, i int) *T {
 	return nil
 }
 
+// itemIDs are the parts of an item's identity that convert works out for
+// every item of the document before converting any.
+type itemIDs struct {
+	guid         string // trimmed
+	guidIsLink   bool
+	link         string // itemLink
+	canonicalURL string // of link
+}
+
 // convertItem normalizes one item; Key is set by the caller.
-func convertItem(it *gofeed.Item, ri *rss.Item, ji *json.Item, link string, base *url.URL, feedAuthor string, now time.Time) model.Item {
-	guid := strings.TrimSpace(it.GUID)
+func convertItem(it *gofeed.Item, ji *json.Item, id itemIDs, base *url.URL, feedAuthor string, now time.Time) model.Item {
+	link := id.link
 	item := model.Item{
-		GUID:         guid,
-		GUIDIsLink:   guidIsLink(it, guid, ri),
+		GUID:         id.guid,
+		GUIDIsLink:   id.guidIsLink,
 		Link:         link,
-		CanonicalURL: dedup.CanonicalURL(link),
+		CanonicalURL: id.canonicalURL,
 		Title:        cleanTitle(it.Title),
 		Author:       personName(it.Authors, it.Author),
 		Categories:   categories(it.Categories),
@@ -283,8 +297,7 @@ func convertItem(it *gofeed.Item, ri *rss.Item, ji *json.Item, link string, base
 			item.Title = "(untitled)"
 		}
 	}
-	item.ContentHash = dedup.ContentHash(item.Title, text)
-	item.StoryKeys = dedup.StoryKeys(item.Title, text, item.CanonicalURL)
+	item.ContentHash, item.StoryKeys = dedup.Fingerprint(item.Title, text, item.CanonicalURL)
 	return item
 }
 
@@ -391,6 +404,9 @@ func personName(people []*gofeed.Person, fallback *gofeed.Person) string {
 
 // categories cleans category names and drops empty and repeated ones.
 func categories(in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
 	var out []string
 	seen := make(map[string]bool)
 	for _, c := range in {
