@@ -113,6 +113,11 @@ func TestServeUnderLoad(t *testing.T) {
 		c, err := st.ItemCount(context.Background())
 		return err == nil && c == n*20
 	})
+	// The reload is asynchronous; a fast pass can end before it is done.
+	// Readers keep reading until it is.
+	eventually(t, "a config reload under load", func() bool {
+		return strings.Contains(d.stderr.String(), "config reloaded")
+	})
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("%d reads, %d curation commands during ingestion of %d sources", requests.Load(), curations.Load(), n)
@@ -124,9 +129,6 @@ func TestServeUnderLoad(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("log contains %q", s)
 		}
-	}
-	if !strings.Contains(logs, "config reloaded") {
-		t.Errorf("no reload happened during the pass")
 	}
 	for _, l := range strings.Split(logs, "\n") {
 		if strings.Contains(l, "level=ERROR") {

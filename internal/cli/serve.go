@@ -178,8 +178,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 }
 
 // shutdown stops in order: scheduler (waiting for fetches in flight up to
-// server.shutdown_timeout, then cancelling them), HTTP server, database
-// (closed by run's defer).
+// server.shutdown_timeout, then cancelling them), HTTP server, the
+// publisher's background rebuilds, database (closed by run's defer).
 func (d *daemon) shutdown() {
 	timeout := time.Duration(d.cfg.Load().Server.ShutdownTimeout)
 	deadline, cancel := context.WithTimeout(context.Background(), timeout)
@@ -198,6 +198,10 @@ func (d *daemon) shutdown() {
 			d.log.Info("http server stopped")
 		}
 	}
+	// Requests start the publisher's background rebuilds; with the HTTP
+	// server down no more start, and the ones running must end before
+	// run's defer closes the database they read.
+	d.pub.Close()
 }
 
 func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config) error {

@@ -22,7 +22,8 @@ type fakeStore struct {
 	mu       sync.Mutex
 	items    []model.Item
 	versions map[string]int64
-	queries  int
+	queries  int // selections: Items and ItemHeads calls
+	byID     int // ItemsByID calls
 }
 
 func newFakeStore(items ...model.Item) *fakeStore {
@@ -71,6 +72,100 @@ func (s *fakeStore) Items(ctx context.Context, q model.ItemQuery) ([]model.Item,
 	return out, nil
 }
 
+func (s *fakeStore) ItemHeads(ctx context.Context, q model.ItemQuery, text bool) ([]model.ItemHead, error) {
+	items, err := s.Items(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	shared := map[string]bool{}
+	for _, it := range s.items {
+		if story := cmp.Or(it.StoryID, it.ID); story != it.ID {
+			shared[story] = true
+		}
+	}
+	heads := make([]model.ItemHead, len(items))
+	for i, it := range items {
+		story := cmp.Or(it.StoryID, it.ID)
+		heads[i] = model.ItemHead{
+			ID:        it.ID,
+			SourceID:  it.SourceID,
+			StoryID:   story,
+			Shared:    shared[story],
+			Published: it.Published,
+			FirstSeen: it.FirstSeen,
+			Changed:   it.Changed,
+			Featured:  it.Featured,
+			Hidden:    it.Hidden,
+		}
+		if text {
+			heads[i].Title, heads[i].Summary = it.Title, it.Summary
+		}
+	}
+	return heads, nil
+}
+
+// Selection follows model.Selection over ItemHeads: the fake counts it as
+// one selection.
+func (s *fakeStore) Selection(ctx context.Context, q model.ItemQuery, newest int) (model.Selection, error) {
+	heads, err := s.ItemHeads(ctx, q, false)
+	if err != nil {
+		return model.Selection{}, err
+	}
+	var sel model.Selection
+	for _, h := range heads { // newest first
+		switch {
+		case h.Shared:
+			sel.Shared = append(sel.Shared, h)
+		default:
+			sel.Alone++
+			if h.Changed.After(sel.AloneChanged) {
+				sel.AloneChanged = h.Changed
+			}
+			if len(sel.Newest) < newest {
+				sel.Newest = append(sel.Newest, h)
+			}
+		}
+	}
+	return sel, nil
+}
+
+func (s *fakeStore) AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]model.ItemHead, error) {
+	heads, err := s.ItemHeads(ctx, q, false)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.queries-- // reading further is not a new selection
+	s.mu.Unlock()
+	var out []model.ItemHead
+	for _, h := range heads {
+		if q.Before != nil && !h.Published.Before(q.Before.Published) &&
+			!(h.Published.Equal(q.Before.Published) && h.ID < q.Before.ID) {
+			continue
+		}
+		if !h.Shared && len(out) < n {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) ItemsByID(ctx context.Context, ids []string) (map[string]model.Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byID++
+	out := map[string]model.Item{}
+	for _, it := range s.items {
+		if slices.Contains(ids, it.ID) {
+			it.Categories = slices.Clone(it.Categories)
+			out[it.ID] = it
+		}
+	}
+	return out, nil
+}
+
 func (s *fakeStore) StorySources(ctx context.Context, storyIDs []string) (map[string][]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,8 +201,10 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 
 func newTestPublisher(t testing.TB, st Store, outputs []model.Output, sources []model.SourceInfo) *Publisher {
 	t.Helper()
-	p := New(st, Options{BaseURL: testBase, CacheMaxAge: 5 * time.Minute, Now: fixedNow, Logger: discardLogger()})
+	// Tests read what they just changed: no stale renders.
+	p := New(st, Options{BaseURL: testBase, CacheMaxAge: 5 * time.Minute, Now: fixedNow, Logger: discardLogger(), StaleWait: -1})
 	p.SetConfig(outputs, sources)
+	t.Cleanup(p.Close)
 	return p
 }
 

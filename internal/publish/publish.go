@@ -26,6 +26,20 @@ import (
 // Store is what publishing reads from storage. *store.Store satisfies it.
 type Store interface {
 	Items(ctx context.Context, q model.ItemQuery) ([]model.Item, error)
+	// ItemHeads is Items without content, in any order when q has no
+	// Limit; Title and Summary are filled when text is true. An output
+	// whose patterns must see every item is selected through it.
+	ItemHeads(ctx context.Context, q model.ItemQuery, text bool) ([]model.ItemHead, error)
+	// Selection returns what selecting from the items q selects needs
+	// when no pattern filters them (see model.Selection), newest items
+	// alone in their story included up to that number.
+	Selection(ctx context.Context, q model.ItemQuery, newest int) (model.Selection, error)
+	// AloneHeads returns the newest n of the items q selects that are
+	// alone in their story, newest first.
+	AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]model.ItemHead, error)
+	// ItemsByID returns the items with the given ids, content included;
+	// ids not stored are absent. A render reads its page through it.
+	ItemsByID(ctx context.Context, ids []string) (map[string]model.Item, error)
 	// StorySources maps each story id to the ids of every source that
 	// carried the story.
 	StorySources(ctx context.Context, storyIDs []string) (map[string][]string, error)
@@ -47,7 +61,24 @@ type Options struct {
 	// Observer, when set, is told about requests, cache use and renders
 	// (metrics).
 	Observer Observer
+	// StaleWait bounds how long a request waits for the rebuild of an
+	// output that changed since it was last rendered. Past it the request
+	// gets that last render (stale-while-revalidate) and the rebuild goes
+	// on in the background; requests that arrive while a rebuild runs get
+	// the last render at once. An output never rendered is always built
+	// before the answer. Zero means DefaultStaleWait. A negative value
+	// turns stale answers off: every request waits until its output
+	// reflects every change made before it arrived, which is what tests
+	// that change and then read need.
+	StaleWait time.Duration
 }
+
+// DefaultStaleWait is the StaleWait of production. It sits below the 25 ms
+// p99 that readers must see while ingestion invalidates outputs many times
+// a second, yet above the few milliseconds a rebuild of a small or quiet
+// output takes, so that there the first reader after a change still gets
+// the new content.
+const DefaultStaleWait = 20 * time.Millisecond
 
 // Formats served, in the order the index lists them.
 const (
@@ -100,8 +131,21 @@ type Publisher struct {
 	pollMu       sync.Mutex
 	lastVersions map[string]int64 // nil until the first Poll
 
-	obs     Observer
+	obs Observer
+
+	// staleWait is Options.StaleWait resolved; negative: never stale.
+	staleWait time.Duration
+	// timer starts the wait of a request for a rebuild; tests replace it
+	// to decide when the wait ends.
+	timer func(time.Duration) (<-chan time.Time, func() bool)
+	// ctx is the context of background rebuilds; Close cancels it and
+	// waits for them (rebuilds).
+	ctx      context.Context
+	cancel   context.CancelFunc
+	rebuilds sync.WaitGroup
+
 	mu      sync.Mutex
+	closed  bool           // Close was called: no new background rebuild
 	outputs []*outputState // config order
 	byID    map[string]*outputState
 	// sources is replaced, never modified, so a snapshot of the map may be
@@ -119,7 +163,18 @@ type outputState struct {
 	// Fields below are guarded by Publisher.mu.
 	gen     uint64 // bumped on every invalidation
 	sel     *selection
-	renders map[renderKey]*Rendered
+	renders map[renderKey]*Rendered // renders of gen
+	// stale holds, per key, the newest render of an earlier generation:
+	// what a request gets while the output is rebuilt.
+	stale map[renderKey]staleRender
+	// rebuild is the background rebuild running, nil when none.
+	rebuild *rebuild
+}
+
+// staleRender is a render of an output and the generation it shows.
+type staleRender struct {
+	r   *Rendered
+	gen uint64
 }
 
 type renderKey struct {
@@ -159,17 +214,26 @@ func New(st Store, opts Options) *Publisher {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	wait := opts.StaleWait
+	if wait == 0 {
+		wait = DefaultStaleWait
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Publisher{
-		obs:     obs,
-		st:      st,
-		baseURL: base,
-		maxAge:  opts.CacheMaxAge,
-		now:     now,
-		log:     log,
-		policy:  newPolicy(),
-		strict:  strictPolicy(),
-		byID:    map[string]*outputState{},
-		sources: map[string]model.SourceInfo{},
+		obs:       obs,
+		staleWait: wait,
+		timer:     startTimer,
+		ctx:       ctx,
+		cancel:    cancel,
+		st:        st,
+		baseURL:   base,
+		maxAge:    opts.CacheMaxAge,
+		now:       now,
+		log:       log,
+		policy:    newPolicy(),
+		strict:    strictPolicy(),
+		byID:      map[string]*outputState{},
+		sources:   map[string]model.SourceInfo{},
 	}
 }
 
@@ -236,7 +300,15 @@ func (p *Publisher) Invalidate(sourceIDs ...string) {
 	}
 }
 
+// invalidateLocked starts a new generation of the output. Its renders
+// become the stale ones that requests get while it is rebuilt.
 func (p *Publisher) invalidateLocked(st *outputState) {
+	if len(st.renders) > 0 && st.stale == nil {
+		st.stale = make(map[renderKey]staleRender, len(st.renders))
+	}
+	for k, r := range st.renders {
+		st.stale[k] = staleRender{r: r, gen: st.gen}
+	}
 	st.gen++
 	st.sel, st.renders = nil, nil
 }

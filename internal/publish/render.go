@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"net/url"
@@ -57,7 +58,9 @@ var contentTypes = map[string]string{
 
 // Render returns page (>= 1) of an output in format ("rss", "atom" or
 // "json"), rendering it only when no cached render of the current selection
-// exists. Errors match ErrUnknownOutput, ErrUnknownFormat or ErrNoSuchPage.
+// exists. While an output that changed is rebuilt, Render may return its
+// previous render (see Options.StaleWait). Errors match ErrUnknownOutput,
+// ErrUnknownFormat or ErrNoSuchPage.
 func (p *Publisher) Render(ctx context.Context, outputID, format string, page int) (*Rendered, error) {
 	if _, ok := contentTypes[format]; !ok {
 		return nil, fmt.Errorf("render output %q: %w %q", outputID, ErrUnknownFormat, format)
@@ -72,52 +75,118 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 	key := renderKey{format, page}
 	p.mu.Lock()
 	r := st.renders[key]
+	stale := st.stale[key].r
 	p.mu.Unlock()
 	if r != nil {
 		p.obs.ObserveCache(outputID, format, true)
 		return r, nil
 	}
+	if stale == nil || p.staleWait < 0 {
+		return p.renderNow(ctx, st, outputID, key)
+	}
+	return p.revalidate(ctx, st, outputID, key, stale)
+}
 
+// renderNow builds the render of key in the request, waiting for any
+// build of the output in progress.
+func (p *Publisher) renderNow(ctx context.Context, st *outputState, outputID string, key renderKey) (*Rendered, error) {
 	st.build.Lock()
 	defer st.build.Unlock()
+	return p.buildLocked(ctx, st, outputID, key)
+}
+
+// buildLocked returns the render of key at the output's current
+// generation, building the selection and the render as needed, and
+// caches it. The caller holds st.build.
+func (p *Publisher) buildLocked(ctx context.Context, st *outputState, outputID string, key renderKey) (*Rendered, error) {
 	sel, v, err := p.selectionLocked(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("render output %q: %w", outputID, err)
 	}
-	if v.cached != nil {
-		if r := v.cached[key]; r != nil {
-			p.obs.ObserveCache(outputID, format, true)
-			return r, nil
+	if r := v.cached[key]; r != nil {
+		p.obs.ObserveCache(outputID, key.format, true)
+		return r, nil
+	}
+	r, err := p.renderPage(ctx, sel, &v, key)
+	if errors.Is(err, errItemGone) {
+		// The store dropped an item since the selection, and the
+		// invalidation that says so has not arrived yet: select again.
+		if sel, err = p.reselectLocked(ctx, st, &v); err != nil {
+			return nil, fmt.Errorf("render output %q: %w", outputID, err)
 		}
+		r, err = p.renderPage(ctx, sel, &v, key)
 	}
-	limit := v.out.Limit
-	if limit <= 0 {
-		limit = defaultLimit
+	if errors.Is(err, ErrNoSuchPage) {
+		p.dropStale(st, v.gen, key)
 	}
-	pages := max(1, (len(sel.entries)+limit-1)/limit)
-	if page > pages {
-		return nil, fmt.Errorf("render output %q page %d of %d: %w", outputID, page, pages, ErrNoSuchPage)
+	if err != nil {
+		return nil, err
+	}
+	p.renderCount.Add(1)
+	p.obs.ObserveCache(outputID, key.format, false)
+	p.keep(st, v.gen, key, r)
+	return r, nil
+}
+
+// keep caches r, a render of generation gen: as the current render when
+// the output has not changed since, else as the stale one when it is newer
+// than the stale render there is.
+func (p *Publisher) keep(st *outputState, gen uint64, key renderKey, r *Rendered) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st.gen == gen {
+		if st.renders == nil {
+			st.renders = map[renderKey]*Rendered{}
+		}
+		st.renders[key] = r
+		return
+	}
+	if old, ok := st.stale[key]; !ok || old.gen < gen {
+		if st.stale == nil {
+			st.stale = map[renderKey]staleRender{}
+		}
+		st.stale[key] = staleRender{r: r, gen: gen}
+	}
+}
+
+// dropStale forgets the stale render of a page that generation gen no
+// longer has.
+func (p *Publisher) dropStale(st *outputState, gen uint64, key renderKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := st.stale[key]; ok && old.gen < gen {
+		delete(st.stale, key)
+	}
+}
+
+// renderPage renders one page of sel in one format.
+func (p *Publisher) renderPage(ctx context.Context, sel *selection, v *stateView, key renderKey) (*Rendered, error) {
+	id := v.out.ID
+	limit := pageSize(&v.out)
+	pages := max(1, (sel.total+limit-1)/limit)
+	if key.page > pages {
+		return nil, fmt.Errorf("render output %q page %d of %d: %w", id, key.page, pages, ErrNoSuchPage)
 	}
 	start := time.Now()
-	lo, hi := (page-1)*limit, min(page*limit, len(sel.entries))
-	views := make([]*entryView, 0, hi-lo)
-	for i := lo; i < hi; i++ {
-		if sel.views[i] == nil {
-			sel.views[i] = p.view(&v.out, &sel.entries[i], v.srcs, sel.lastModified)
-		}
-		views = append(views, sel.views[i])
+	if err := p.extend(ctx, sel, key.page*limit); err != nil {
+		return nil, fmt.Errorf("render output %q: %w", id, err)
+	}
+	lo, hi := min((key.page-1)*limit, len(sel.entries)), min(key.page*limit, len(sel.entries))
+	views, err := p.pageViews(ctx, sel, v, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("render output %q: %w", id, err)
 	}
 	d := &doc{
 		out:          &v.out,
 		base:         p.baseURL,
-		format:       format,
-		page:         page,
+		format:       key.format,
+		page:         key.page,
 		pages:        pages,
 		lastModified: sel.lastModified,
 		entries:      views,
 	}
 	var body []byte
-	switch format {
+	switch key.format {
 	case FormatAtom:
 		body, err = renderAtom(d)
 	case FormatRSS:
@@ -126,27 +195,52 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 		body, err = renderJSON(d)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("render output %q as %s: %w", outputID, format, err)
+		return nil, fmt.Errorf("render output %q as %s: %w", id, key.format, err)
 	}
-	r, err = newRendered(body, contentTypes[format], sel.lastModified, len(views), pages)
+	r, err := newRendered(body, contentTypes[key.format], sel.lastModified, len(views), pages)
 	if err != nil {
-		return nil, fmt.Errorf("render output %q as %s: %w", outputID, format, err)
+		return nil, fmt.Errorf("render output %q as %s: %w", id, key.format, err)
 	}
-	p.renderCount.Add(1)
-	p.obs.ObserveCache(outputID, format, false)
-	p.obs.ObserveRender(outputID, format, time.Since(start))
-	p.log.Debug("rendered output", "output", outputID, "format", format, "page", page,
+	p.obs.ObserveRender(id, key.format, time.Since(start))
+	p.log.Debug("rendered output", "output", id, "format", key.format, "page", key.page,
 		"entries", len(views), "bytes", len(body), "duration_ms", time.Since(start).Milliseconds())
-
-	p.mu.Lock()
-	if st.gen == v.gen {
-		if st.renders == nil {
-			st.renders = map[renderKey]*Rendered{}
-		}
-		st.renders[key] = r
-	}
-	p.mu.Unlock()
 	return r, nil
+}
+
+// errItemGone reports an entry of a selection that is no longer stored.
+var errItemGone = errors.New("selected item no longer stored")
+
+// pageViews returns the views of sel's entries lo to hi, reading the items
+// not viewed yet from the store in one query.
+func (p *Publisher) pageViews(ctx context.Context, sel *selection, v *stateView, lo, hi int) ([]*entryView, error) {
+	var missing []string
+	for _, e := range sel.entries[lo:hi] {
+		if sel.views[e.head.ID] == nil {
+			missing = append(missing, e.head.ID)
+		}
+	}
+	if len(missing) > 0 {
+		items, err := p.st.ItemsByID(ctx, missing)
+		if err != nil {
+			return nil, fmt.Errorf("read page items: %w", err)
+		}
+		for _, id := range missing {
+			if _, ok := items[id]; !ok {
+				return nil, fmt.Errorf("item %q: %w", id, errItemGone)
+			}
+		}
+		for _, e := range sel.entries[lo:hi] {
+			if sel.views[e.head.ID] == nil {
+				it := items[e.head.ID]
+				sel.views[e.head.ID] = p.view(&v.out, &it, e.alsoIn, v.srcs, sel.lastModified)
+			}
+		}
+	}
+	views := make([]*entryView, 0, hi-lo)
+	for _, e := range sel.entries[lo:hi] {
+		views = append(views, sel.views[e.head.ID])
+	}
+	return views, nil
 }
 
 // stateView is a consistent snapshot of an output's state.
@@ -181,12 +275,34 @@ func (p *Publisher) selectionLocked(ctx context.Context, st *outputState) (*sele
 	return sel, v, nil
 }
 
-// currentSelection is selectionLocked for callers that do not hold the
-// output's build lock.
-func (p *Publisher) currentSelection(ctx context.Context, st *outputState) (*selection, stateView, error) {
+// reselectLocked replaces the output's selection with a new one read from
+// the store. The caller holds st.build.
+func (p *Publisher) reselectLocked(ctx context.Context, st *outputState, v *stateView) (*selection, error) {
+	sel, err := p.selectEntries(ctx, &v.out, v.srcs)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if st.gen == v.gen {
+		st.sel = sel
+	}
+	p.mu.Unlock()
+	return sel, nil
+}
+
+// wholeSelection is selectionLocked, every entry known, for callers that
+// do not hold the output's build lock.
+func (p *Publisher) wholeSelection(ctx context.Context, st *outputState) (*selection, stateView, error) {
 	st.build.Lock()
 	defer st.build.Unlock()
-	return p.selectionLocked(ctx, st)
+	sel, v, err := p.selectionLocked(ctx, st)
+	if err != nil {
+		return nil, v, err
+	}
+	if err := p.extend(ctx, sel, sel.total); err != nil {
+		return nil, v, err
+	}
+	return sel, v, nil
 }
 
 func newRendered(body []byte, contentType string, lastMod time.Time, entries, pages int) (*Rendered, error) {
@@ -303,17 +419,16 @@ type entryView struct {
 // articles reports whether the output republishes full content.
 func articles(out *model.Output) bool { return out.Mode == model.OutputModeArticles }
 
-// view builds the published form of an entry. fallback dates an item the
-// store gave no dates at all.
-func (p *Publisher) view(out *model.Output, e *entry, srcs map[string]model.SourceInfo, fallback time.Time) *entryView {
-	it := &e.item
+// view builds the published form of an item; also names the other sources
+// of its story. fallback dates an item the store gave no dates at all.
+func (p *Publisher) view(out *model.Output, it *model.Item, also []string, srcs map[string]model.SourceInfo, fallback time.Time) *entryView {
 	v := &entryView{
 		id:          itemURNPrefix + url.PathEscape(it.ID),
 		link:        safeLink(it.Link),
 		title:       cleanText(collapseSpace(it.Title)),
 		sourceID:    cleanText(it.SourceID),
 		sourceTitle: cleanText(sourceTitle(srcs, it.SourceID)),
-		story:       cleanText(storyOf(it)),
+		story:       cleanText(storyOf(it.ID, it.StoryID)),
 	}
 	v.author = cleanText(collapseSpace(it.Author))
 	if v.author == "" {
@@ -335,7 +450,7 @@ func (p *Publisher) view(out *model.Output, e *entry, srcs map[string]model.Sour
 		v.sourceURL = safeLink(s.URL)
 		v.sourceSite = safeLink(s.SiteURL)
 	}
-	for _, t := range e.alsoIn {
+	for _, t := range also {
 		v.alsoIn = append(v.alsoIn, cleanText(t))
 	}
 	if len(v.alsoIn) > 0 {

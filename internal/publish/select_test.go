@@ -1,8 +1,10 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -210,5 +212,88 @@ func TestHideSourceURLs(t *testing.T) {
 			t.Errorf("%s lost the source title", f)
 		}
 		checkFormat(t, f, []byte(body))
+	}
+}
+
+// TestNewestMatchesWhole: an output without patterns, whose selection
+// reads only the entries its pages need, publishes exactly what the
+// selection of every entry at once publishes, on every page, whichever
+// order the pages are asked in.
+func TestNewestMatchesWhole(t *testing.T) {
+	var items []model.Item
+	sources := []string{"alpha", "beta", "gamma"}
+	for i := range 60 {
+		it := item(sources[i%3], "k"+itoa(i), "Story "+itoa(i), (i*7)%23) // ties on published
+		it.FirstSeen = it.FirstSeen.Add(time.Duration(i%5) * time.Minute)
+		it.Changed = it.FirstSeen.Add(time.Duration(i%11) * time.Hour)
+		if i%9 == 4 { // joins an earlier item's story
+			it.StoryID = items[i-4].ID
+		}
+		it.Hidden = i%13 == 5
+		it.Featured = i%4 == 1
+		items = append(items, it)
+	}
+	outputs := []struct {
+		name string
+		edit func(*model.Output)
+	}{
+		{"plain", nil},
+		{"curated", func(o *model.Output) { o.Curated = true }},
+		{"max_age", func(o *model.Output) { o.MaxAge = 12 * time.Hour }},
+		{"two sources", func(o *model.Output) { o.SourceIDs = []string{"beta", "gamma"} }},
+	}
+	for _, tt := range outputs {
+		t.Run(tt.name, func(t *testing.T) {
+			out := testOutput("o", model.OutputModeArticles)
+			out.Limit = 4
+			if tt.edit != nil {
+				tt.edit(&out)
+			}
+			whole := out
+			whole.Include = mustRe(t, " ") // title + " " + summary: keeps all
+			pw := newTestPublisher(t, newFakeStore(items...), []model.Output{whole}, testSources())
+			forward := newTestPublisher(t, newFakeStore(items...), []model.Output{out}, testSources())
+			backward := newTestPublisher(t, newFakeStore(items...), []model.Output{out}, testSources())
+			pages := render(t, pw, "o", FormatJSON, 1).Pages
+			if pages < 2 && tt.name != "curated" {
+				t.Fatalf("only %d pages: the test needs more", pages)
+			}
+			for _, f := range formats {
+				for n := 1; n <= pages; n++ {
+					want := render(t, pw, "o", f, n)
+					if got := render(t, forward, "o", f, n); !bytes.Equal(got.Body, want.Body) {
+						t.Errorf("%s page %d of %d differs:\n%s\nwant\n%s", f, n, pages, got.Body, want.Body)
+					}
+					back := pages + 1 - n
+					if got, want := render(t, backward, "o", f, back), render(t, pw, "o", f, back); !bytes.Equal(got.Body, want.Body) {
+						t.Errorf("%s page %d of %d, asked last first, differs", f, back, pages)
+					}
+				}
+				if _, err := forward.Render(context.Background(), "o", f, pages+1); !errors.Is(err, ErrNoSuchPage) {
+					t.Errorf("%s page %d of %d: %v, want ErrNoSuchPage", f, pages+1, pages, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderItemGone: an item removed from the store after the selection,
+// before the invalidation that says so, makes the render select again
+// instead of failing or publishing an empty entry.
+func TestRenderItemGone(t *testing.T) {
+	st := newFakeStore(fixtureItems()...)
+	out := testOutput("o", model.OutputModeHeadlines)
+	out.Limit = 1
+	p := newTestPublisher(t, st, []model.Output{out}, testSources())
+	if got := render(t, p, "o", FormatAtom, 1).Pages; got != 3 {
+		t.Fatalf("%d pages, want 3", got)
+	}
+	st.mu.Lock()
+	gone := st.items[3] // gamma's item, on page 2
+	st.items = st.items[:3]
+	st.mu.Unlock()
+	r := render(t, p, "o", FormatAtom, 2)
+	if bytes.Contains(r.Body, []byte(gone.ID)) || r.Entries != 1 {
+		t.Errorf("page 2 after the item went: %d entries, gone item included: %v", r.Entries, bytes.Contains(r.Body, []byte(gone.ID)))
 	}
 }
