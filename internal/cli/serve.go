@@ -208,7 +208,10 @@ func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config) error {
 	d.fetcher = newFetcher(cfg)
 	d.ingest.Store(newIngester(cfg, d.fetcher, d.store))
 	d.sched = scheduler.New(scheduler.Options{
-		Concurrency:      cfg.Fetch.Concurrency,
+		// As in syndic fetch: the fetcher holds requests to
+		// fetch.concurrency, and twice as many runs keep that many in
+		// flight while others parse or wait for their commit.
+		Concurrency:      2 * cfg.Fetch.Concurrency,
 		Run:              d.fetchSource,
 		State:            d.sourceState,
 		HostBlockedUntil: d.fetcher.HostBlockedUntil,
