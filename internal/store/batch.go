@@ -132,7 +132,9 @@ func (s *Store) runBatch(reqs []*saveReq) {
 		results := make([]model.SaveResult, len(live))
 		// The batch's own transaction is not tied to any one caller's
 		// context; each fetch's statements run with its caller's.
-		err := s.write(context.Background(), func(tx *sql.Tx) error {
+		err := s.write(context.Background(), func(sqltx *sql.Tx) error {
+			tx := newCachedTx(sqltx)
+			defer tx.close()
 			var keys keyBuffer
 			for i, r := range live {
 				res, err := r.apply(tx, &keys)
@@ -155,7 +157,9 @@ func (s *Store) runBatch(reqs []*saveReq) {
 		s.log.Debug("batch failed, saving its fetches one by one", "fetches", len(live), "error", err)
 	}
 	for _, r := range live {
-		err := s.write(r.ctx, func(tx *sql.Tx) error {
+		err := s.write(r.ctx, func(sqltx *sql.Tx) error {
+			tx := newCachedTx(sqltx)
+			defer tx.close()
 			var keys keyBuffer
 			res, err := r.apply(tx, &keys)
 			if err != nil {
@@ -171,7 +175,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 }
 
 // apply writes one fetch within tx; its story keys go to keys.
-func (r *saveReq) apply(tx *sql.Tx, keys *keyBuffer) (model.SaveResult, error) {
+func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer) (model.SaveResult, error) {
 	ctx, u := r.ctx, r.u
 	if err := upsertState(ctx, tx, u.State); err != nil {
 		return model.SaveResult{}, fmt.Errorf("state: %w", err)

@@ -128,7 +128,7 @@ type stored struct {
 // saveItems stores u.Items within tx.
 // New items' story keys go to kb, which the caller flushes before the
 // transaction commits.
-func saveItems(ctx context.Context, tx *sql.Tx, u model.FetchUpdate, pre *prepared, kb *keyBuffer) (model.SaveResult, error) {
+func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer) (model.SaveResult, error) {
 	var res model.SaveResult
 	now := ms(u.Now)
 	if now == 0 {
@@ -177,7 +177,6 @@ func saveItems(ctx context.Context, tx *sql.Tx, u model.FetchUpdate, pre *prepar
 	}
 
 	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, now: now, candItems: make(map[int64]*model.Item)}
-	defer w.close()
 	var fresh []*model.Item
 	for _, it := range items {
 		if it.Key == "" {
@@ -228,7 +227,7 @@ func saveItems(ctx context.Context, tx *sql.Tx, u model.FetchUpdate, pre *prepar
 	return res, nil
 }
 
-func tombstoneKeys(ctx context.Context, tx *sql.Tx, sourceID string) ([]string, error) {
+func tombstoneKeys(ctx context.Context, tx sqlTx, sourceID string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `
 		SELECT key
 		FROM tombstones
@@ -249,7 +248,7 @@ func tombstoneKeys(ctx context.Context, tx *sql.Tx, sourceID string) ([]string, 
 }
 
 // storedItems looks the document's items up in one statement.
-func storedItems(ctx context.Context, tx *sql.Tx, ids []string) (map[string]stored, error) {
+func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored, error) {
 	rows, err := tx.QueryContext(ctx, `
 		SELECT
 			rowid,
@@ -274,11 +273,11 @@ func storedItems(ctx context.Context, tx *sql.Tx, ids []string) (map[string]stor
 	return out, rows.Err()
 }
 
-// itemWriter holds the statements of one SaveFetch, prepared on first use
-// so that a fetch with nothing new prepares none, and what it learnt about
-// candidate stories.
+// itemWriter holds the statements of one SaveFetch, taken from its
+// transaction's cache on first use so that a fetch with nothing new asks
+// for none, and what it learnt about candidate stories.
 type itemWriter struct {
-	tx   *sql.Tx
+	tx   *cachedTx
 	u    *model.FetchUpdate
 	pre  *prepared
 	keys *keyBuffer
@@ -299,14 +298,6 @@ type itemWriter struct {
 type candidate struct {
 	rowid     int64
 	firstSeen int64
-}
-
-func (w *itemWriter) close() {
-	for _, st := range []*sql.Stmt{w.insertStmt, w.updateStmt, w.candStmt} {
-		if st != nil {
-			st.Close()
-		}
-	}
 }
 
 func (w *itemWriter) prepare(ctx context.Context, st **sql.Stmt, query string) (*sql.Stmt, error) {
@@ -621,7 +612,7 @@ func (b *keyBuffer) add(k storyKey) {
 
 // flush writes the buffered keys within tx, in key order so that the
 // index is filled front to back.
-func (b *keyBuffer) flush(ctx context.Context, tx *sql.Tx) error {
+func (b *keyBuffer) flush(ctx context.Context, tx sqlTx) error {
 	if len(b.keys) == 0 {
 		return nil
 	}

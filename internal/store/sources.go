@@ -212,7 +212,7 @@ func (s *Store) SaveState(ctx context.Context, st model.SourceState) error {
 
 // upsertState writes st, creating the row when the source is new. An
 // empty URL keeps the configured one.
-func upsertState(ctx context.Context, tx *sql.Tx, st model.SourceState) error {
+func upsertState(ctx context.Context, tx sqlTx, st model.SourceState) error {
 	alternates, err := jsonList(st.Alternates)
 	if err != nil {
 		return fmt.Errorf("encode alternates: %w", err)
@@ -273,7 +273,7 @@ func upsertState(ctx context.Context, tx *sql.Tx, st model.SourceState) error {
 }
 
 // bumpVersion marks a source's published content as changed.
-func bumpVersion(ctx context.Context, tx *sql.Tx, sourceID string) error {
+func bumpVersion(ctx context.Context, tx sqlTx, sourceID string) error {
 	_, err := tx.ExecContext(ctx, `
 		UPDATE sources
 		SET version = version + 1
