@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -172,5 +173,29 @@ func TestMigrateLeanStoryKeys(t *testing.T) {
 	}
 	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
 		t.Errorf("IntegrityCheck() = %q, %v", res, err)
+	}
+}
+
+// TestCandidatesPerKeyBounded checks that a key shared by many items of
+// other sources brings at most maxCandidatesPerKey candidates, the most
+// recent ones.
+func TestCandidatesPerKeyBounded(t *testing.T) {
+	s := openStore(t)
+	for i := range maxCandidatesPerKey + 5 {
+		it := newItem(fmt.Sprint("s", i), "1", fmt.Sprint("Headline number ", i), t0)
+		it.StoryKeys = []string{"p:shared"}
+		mustSave(t, s, update(fmt.Sprint("s", i), t0.Add(time.Duration(i)*time.Minute), it))
+	}
+	var reads int
+	it := newItem("new", "1", "Something else", t0)
+	it.StoryKeys = []string{"p:shared"}
+	u := update("new", t0.Add(time.Hour), it)
+	u.DedupWindow = 24 * time.Hour
+	u.SameStory = func(_, _ *model.Item) bool { reads++; return false }
+	if res := mustSave(t, s, u); res.New != 1 || res.Duplicate != 0 {
+		t.Fatalf("save: %s", counts(res))
+	}
+	if reads != maxCandidatesPerKey {
+		t.Errorf("SameStory called %d times, want %d", reads, maxCandidatesPerKey)
 	}
 }

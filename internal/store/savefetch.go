@@ -503,8 +503,20 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 			}
 		}
 	}
+	// A key many items share (half of a formulaic headline) would make
+	// every new item read all of them for SameStory; the most recent few
+	// are the likely matches.
+	for h, cs := range w.cands {
+		if len(cs) > maxCandidatesPerKey {
+			slices.SortFunc(cs, func(a, b candidate) int { return cmp.Compare(b.firstSeen, a.firstSeen) })
+			w.cands[h] = cs[:maxCandidatesPerKey]
+		}
+	}
 	return nil
 }
+
+// maxCandidatesPerKey bounds the candidates one story key brings.
+const maxCandidatesPerKey = 32
 
 // story returns the story id it joins, or "" when it starts its own.
 // Candidates are items of other sources sharing a story key, first seen
