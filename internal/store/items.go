@@ -110,46 +110,22 @@ func (s *Store) Item(ctx context.Context, id string) (model.Item, error) {
 // broken by ID descending. A Search the FTS5 syntax rejects yields an
 // error wrapping ErrInvalidSearch.
 func (s *Store) Items(ctx context.Context, q model.ItemQuery) ([]model.Item, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if !q.IncludeHidden {
-		where = append(where, "hidden = 0")
-	}
-	if q.FeaturedOnly {
-		where = append(where, "featured = 1")
-	}
-	if len(q.SourceIDs) > 0 {
-		where = append(where, "source_id IN (SELECT value FROM json_each(?))")
-		args = append(args, jsonArray(q.SourceIDs))
-	}
-	if !q.Since.IsZero() {
-		where = append(where, "published >= ?")
-		args = append(args, ms(q.Since))
-	}
-	if q.Before != nil {
-		// A row value lets the planner seek the (published, id) index.
-		where = append(where, "(published, id) < (?, ?)")
-		args = append(args, ms(q.Before.Published), q.Before.ID)
-	}
-	if q.Search != "" {
-		where = append(where, "rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
-		args = append(args, q.Search)
-	}
-	// The inner query picks the page's rowids from an index; the outer
-	// one reads only those rows.
-	page := "SELECT rowid\n\tFROM items"
-	if len(where) > 0 {
-		page += "\n\tWHERE " + strings.Join(where, "\n\t\tAND ")
-	}
-	page += "\n\tORDER BY published DESC, id DESC"
-	if q.Limit > 0 {
-		page += "\n\tLIMIT ?"
-		args = append(args, q.Limit)
-	}
-	query := "SELECT" + itemColumns + "\nFROM items\nWHERE rowid IN (\n\t" + page + "\n)\nORDER BY published DESC, id DESC"
-	items, err := s.queryItems(ctx, query, args...)
+	var items []model.Item
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		f, err := newItemFilter(ctx, tx, q)
+		if err != nil {
+			return err
+		}
+		// The inner query picks the page's rowids from an index; the
+		// outer one reads only those rows.
+		page := "SELECT rowid\n\tFROM items\n\tWHERE " + f.where("") + "\n\tORDER BY published DESC, id DESC"
+		if q.Limit > 0 {
+			page += "\n\tLIMIT ?"
+		}
+		query := "SELECT" + itemColumns + "\nFROM items\nWHERE rowid IN (\n\t" + page + "\n)\nORDER BY published DESC, id DESC"
+		items, err = queryItems(ctx, tx, query, f.args(q.Limit)...)
+		return err
+	})
 	if err != nil {
 		if q.Search != "" && isFTSError(err) {
 			return nil, fmt.Errorf("query items: %w %q: %s", ErrInvalidSearch, q.Search, ftsMessage(err))
@@ -159,8 +135,12 @@ func (s *Store) Items(ctx context.Context, q model.ItemQuery) ([]model.Item, err
 	return items, nil
 }
 
-func (s *Store) queryItems(ctx context.Context, query string, args ...any) ([]model.Item, error) {
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+// queryItems runs query, which selects itemColumns, on db or a
+// transaction.
+func queryItems(ctx context.Context, db interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]model.Item, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -273,17 +273,15 @@ func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored
 	return out, rows.Err()
 }
 
-// itemWriter holds the statements of one SaveFetch, taken from its
-// transaction's cache on first use so that a fetch with nothing new asks
-// for none, and what it learnt about candidate stories.
+// itemWriter writes the items of one SaveFetch within its transaction,
+// whose cache holds the statements, and keeps what it learnt about
+// candidate stories.
 type itemWriter struct {
 	tx   *cachedTx
 	u    *model.FetchUpdate
 	pre  *prepared
 	keys *keyBuffer
 	now  int64
-
-	insertStmt, updateStmt, candStmt *sql.Stmt
 
 	// cands maps a story key hash to the items of other sources that
 	// carry it within the dedup window.
@@ -300,21 +298,10 @@ type candidate struct {
 	firstSeen int64
 }
 
-func (w *itemWriter) prepare(ctx context.Context, st **sql.Stmt, query string) (*sql.Stmt, error) {
-	if *st == nil {
-		p, err := w.tx.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		*st = p
-	}
-	return *st, nil
-}
-
 // update stores a real content change. The first-seen date stays, and so
 // does the published date unless the feed now gives a different one.
 func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) error {
-	st, err := w.prepare(ctx, &w.updateStmt, `
+	st, err := w.tx.PrepareContext(ctx, `
 		UPDATE items
 		SET guid = ?,
 			guid_is_link = ?,
@@ -378,7 +365,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 			storyID, dup = cand, true
 		}
 	}
-	st, err := w.prepare(ctx, &w.insertStmt, `
+	st, err := w.tx.PrepareContext(ctx, `
 		INSERT INTO items (
 			id,
 			source_id,
@@ -555,7 +542,7 @@ func (w *itemWriter) candidate(ctx context.Context, rowid int64) (*model.Item, e
 		c := *it
 		return &c, nil
 	}
-	st, err := w.prepare(ctx, &w.candStmt, `
+	st, err := w.tx.PrepareContext(ctx, `
 		SELECT`+itemColumns+`
 		FROM items
 		WHERE rowid = ?`)

@@ -24,7 +24,7 @@ import (
 // ErrInvalidSearch.
 func (s *Store) ItemHeads(ctx context.Context, q model.ItemQuery, text bool) ([]model.ItemHead, error) {
 	var heads []model.ItemHead
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *sql.Tx) error {
 		shared, err := sharedStories(ctx, tx)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ func (s *Store) ItemHeads(ctx context.Context, q model.ItemQuery, text bool) ([]
 // items beyond the ones it returns.
 func (s *Store) Selection(ctx context.Context, q model.ItemQuery, newest int) (model.Selection, error) {
 	var sel model.Selection
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *sql.Tx) error {
 		f, err := newItemFilter(ctx, tx, q)
 		if err != nil {
 			return err
@@ -77,7 +77,7 @@ func (s *Store) Selection(ctx context.Context, q model.ItemQuery, newest int) (m
 // alone in their story (Selection.Newest, further down), newest first.
 func (s *Store) AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]model.ItemHead, error) {
 	var heads []model.ItemHead
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *sql.Tx) error {
 		f, err := newItemFilter(ctx, tx, q)
 		if err != nil {
 			return err
@@ -89,17 +89,6 @@ func (s *Store) AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]mod
 		return nil, fmt.Errorf("select items alone in their story: %w", err)
 	}
 	return heads, nil
-}
-
-// readTx runs fn in a read transaction: one snapshot for all its queries.
-func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	// Read-only: the rollback only ends the snapshot.
-	defer tx.Rollback() //nolint:errcheck
-	return fn(tx)
 }
 
 // sharedHeads returns the heads of the items f selects whose story other
@@ -250,8 +239,8 @@ type itemFilter struct {
 	vals  []any
 }
 
-// newItemFilter builds the filter of q; its conditions match those of
-// Items. When q names most of the stored sources, the per-source index
+// newItemFilter builds the filter of q, for Items and the selections.
+// When q names most of the stored sources, the per-source index
 // would add a seek per row to what a scan of the table reads anyway, so a
 // unary + keeps SQLite from using it.
 func newItemFilter(ctx context.Context, tx *sql.Tx, q model.ItemQuery) (itemFilter, error) {
@@ -279,6 +268,7 @@ func newItemFilter(ctx context.Context, tx *sql.Tx, q model.ItemQuery) (itemFilt
 		f.vals = append(f.vals, ms(q.Since))
 	}
 	if q.Before != nil {
+		// A row value lets the planner seek the (published, id) index.
 		f.conds = append(f.conds, "(published, id) < (?, ?)")
 		f.vals = append(f.vals, ms(q.Before.Published), q.Before.ID)
 	}
@@ -332,7 +322,7 @@ func (s *Store) ItemsByID(ctx context.Context, ids []string) (map[string]model.I
 	if len(ids) == 0 {
 		return out, nil
 	}
-	items, err := s.queryItems(ctx, `
+	items, err := queryItems(ctx, s.reader, `
 		SELECT`+itemColumns+`
 		FROM items
 		WHERE id IN (SELECT value FROM json_each(?))`, jsonArray(ids))

@@ -148,9 +148,32 @@ func (s *Store) SourceState(ctx context.Context, id string) (model.SourceState, 
 // SourceStates returns every known source, orphans included, ordered by
 // id, with item counts.
 func (s *Store) SourceStates(ctx context.Context) ([]model.SourceState, error) {
+	return s.sourceStates(ctx, true)
+}
+
+// FetchStates returns the state of every known source by id, without
+// item counts: what a fetch pass needs, read in one cheap query.
+func (s *Store) FetchStates(ctx context.Context) (map[string]model.SourceState, error) {
+	states, err := s.sourceStates(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]model.SourceState, len(states))
+	for _, st := range states {
+		out[st.SourceID] = st
+	}
+	return out, nil
+}
+
+// sourceStates reads every known source ordered by id; counting items
+// costs a scan of the per-source index, so it is asked for.
+func (s *Store) sourceStates(ctx context.Context, withCounts bool) ([]model.SourceState, error) {
+	count := ""
+	if withCounts {
+		count = ",\n\t\t\t(SELECT count(*) FROM items WHERE source_id = sources.id)"
+	}
 	rows, err := s.reader.QueryContext(ctx, `
-		SELECT`+sourceColumns+`,
-			(SELECT count(*) FROM items WHERE source_id = sources.id)
+		SELECT`+sourceColumns+count+`
 		FROM sources
 		ORDER BY id`)
 	if err != nil {
@@ -160,36 +183,16 @@ func (s *Store) SourceStates(ctx context.Context) ([]model.SourceState, error) {
 	var out []model.SourceState
 	for rows.Next() {
 		var n int
-		st, err := scanSource(rows, &n)
+		var extra []any
+		if withCounts {
+			extra = append(extra, &n)
+		}
+		st, err := scanSource(rows, extra...)
 		if err != nil {
 			return nil, fmt.Errorf("read source states: %w", err)
 		}
 		st.Items = n
 		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read source states: %w", err)
-	}
-	return out, nil
-}
-
-// FetchStates returns the state of every known source by id, without
-// item counts: what a fetch pass needs, read in one cheap query.
-func (s *Store) FetchStates(ctx context.Context) (map[string]model.SourceState, error) {
-	rows, err := s.reader.QueryContext(ctx, `
-		SELECT`+sourceColumns+`
-		FROM sources`)
-	if err != nil {
-		return nil, fmt.Errorf("read source states: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]model.SourceState)
-	for rows.Next() {
-		st, err := scanSource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read source states: %w", err)
-		}
-		out[st.SourceID] = st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read source states: %w", err)
