@@ -27,7 +27,6 @@
 package dedup
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -39,12 +38,13 @@ import (
 
 // Tuning of SameStory; see the package comment.
 const (
-	minLongTitleWords = 5   // titles this long may differ by one word
-	titleJaccardMin   = 0.8 // word-set similarity that also counts as the same headline
-	textWords         = 60  // leading words of a text compared
-	textRelatedMin    = 0.1 // overlap coefficient: texts are about the same thing
-	textNearSameMin   = 0.8 // Jaccard: texts are practically the same
-	maxKeyWords       = 20  // words of a title that get deletion keys (bounds the key count)
+	minLongTitleWords   = 5             // titles this long may differ by one word
+	titleJaccardMin     = 0.8           // word-set similarity that also counts as the same headline
+	textWords           = 60            // leading words of a text compared
+	textRelatedMin      = 0.1           // overlap coefficient: texts are about the same thing
+	textNearSameMin     = 0.8           // Jaccard: texts are practically the same
+	blockKeyWords       = 8             // titles this long get block keys instead of deletion keys
+	maxDeletionKeyWords = blockKeyWords // the longest title with deletion keys
 )
 
 // Doc is what SameStory compares: an item's title, plain text and
@@ -362,13 +362,17 @@ func ContentHash(title, text string) string {
 //
 //   - "u:" + canonicalURL, when there is one;
 //   - "t:" + a hash of the normalized title;
-//   - for titles of at least 5 words, "d:" + a hash of the title's first 20
-//     words, and "d:" + a hash of those words with each single word
-//     removed in turn. Two headlines with one word replaced, inserted or
-//     removed share one of these deletion keys.
+//   - for titles of 5 to 8 words, "d:" + a hash of the title, and "d:" + a
+//     hash of the title with each single word removed in turn (deletion
+//     keys);
+//   - for titles of 8 words or more, "p:", "s:" and "e:" + a hash of the
+//     title's first, last, and first and last words, about two thirds of
+//     the title each, once or twice (block keys; see storyKeys).
 //
-// There are at most 23 keys, without duplicates. text is accepted so the
-// key scheme can grow without changing callers; it is not used today.
+// Two headlines with one word replaced, inserted or removed share a key.
+// There are at most 13 keys, without duplicates; a title of 9 words or
+// more has 4 to 7. text is accepted so the key scheme can grow without
+// changing callers; it is not used today.
 func StoryKeys(title, text, canonicalURL string) []string {
 	_ = text
 	buf := bufPool.Get().(*[]byte)
@@ -405,103 +409,122 @@ func fingerprint(title, text, canonicalURL string, withKeys bool) (string, []str
 // by single spaces). A key holds the first 8 bytes of a SHA-256 in hex:
 // small, and a collision only costs a SameStory call. All hashed keys
 // share one allocation.
+//
+// Two titles differing by one word edit are a pair of lengths (a, a) or
+// (a, a+1); the key family that must find them is chosen by a, the
+// shorter length, so a title of n words carries the families of a = n
+// (partners as long or one longer) and a = n-1 (partners one shorter):
+//
+//   - a < blockKeyWords: deletion keys, the title and the title with each
+//     word removed in turn (n+1 keys, each n-1 or n words long);
+//   - a >= blockKeyWords: block keys, the first L words ("p:"), the last L
+//     words ("s:"), and the first m with the last m words ("e:"), where m
+//     and L depend on a's bucket (blockParams) and L+m <= a+1. An edit at
+//     word i leaves the prefix whole when i >= L, the suffix when i <= a-L,
+//     and both ends when m <= i <= a-m; L+m <= a+1 makes these cover every
+//     i, for replacements and insertions alike.
+//
+// Block keys are three per family, each about two thirds of the title,
+// where deletion keys are one per word: a 12-word headline has 4 to 7
+// keys instead of 13 or more.
 func storyKeys(norm []byte, canonicalURL string) []string {
 	const keyLen = len("d:") + 2*8
-	nWords := 0
-	if len(norm) > 0 {
-		nWords = 1 + bytes.Count(norm, []byte{' '})
-	}
-	n := 0
-	if canonicalURL != "" {
-		n++
-	}
-	if nWords > 0 {
-		n++
-	}
-	m := min(nWords, maxKeyWords) // words that get deletion keys
-	if nWords >= minLongTitleWords {
-		n += 1 + m
-	}
-	if n == 0 {
-		return []string{}
-	}
-	keys := make([]string, 0, n)
+	keys := make([]string, 0, 8)
 	if canonicalURL != "" {
 		keys = append(keys, "u:"+canonicalURL)
 	}
-	if nWords == 0 {
+	if len(norm) == 0 {
 		return keys
 	}
 
+	// Word boundaries: word i is norm[starts[i]:ends[i]].
+	var startsBuf, endsBuf [32]int
+	starts, ends := startsBuf[:0], endsBuf[:0]
+	start := 0
+	for i, c := range norm {
+		if c == ' ' {
+			starts, ends = append(starts, start), append(ends, i)
+			start = i + 1
+		}
+	}
+	starts, ends = append(starts, start), append(ends, len(norm))
+	n := len(starts)
+
 	// Digests first, then one string of all their keys.
-	var sums [2 + maxKeyWords][8]byte
-	titleSum := sha256.Sum256(norm)
-	sums[0] = [8]byte(titleSum[:8])
-	nSums := 1
-	if nWords >= minLongTitleWords {
-		// The first m words; ends[i] is where word i ends.
-		var ends [maxKeyWords]int
-		w := 0
-		for i, c := range norm {
-			if c == ' ' {
-				ends[w] = i
-				if w++; w == m {
-					break
-				}
-			}
-		}
-		if w < m {
-			ends[w] = len(norm)
-		}
-		head := norm[:ends[m-1]]
-		if m == nWords {
-			sums[1] = sums[0] // the first 20 words are the whole title
+	type digest struct {
+		kind byte
+		sum  [8]byte
+	}
+	var sumsBuf [2 + maxDeletionKeyWords + 6]digest
+	sums := sumsBuf[:0]
+	add := func(kind byte, parts ...[]byte) {
+		var s [sha256.Size]byte
+		if len(parts) == 1 {
+			s = sha256.Sum256(parts[0])
 		} else {
-			s := sha256.Sum256(head)
-			sums[1] = [8]byte(s[:8])
-		}
-		nSums = 2
-		scratch := make([]byte, 0, 64)
-		if len(head) > cap(scratch) {
-			scratch = make([]byte, 0, len(head))
-		}
-		for i := range m {
-			start := 0
-			if i > 0 {
-				start = ends[i-1] + 1
+			h := sha256.New()
+			for i, p := range parts {
+				if i > 0 {
+					h.Write([]byte{0})
+				}
+				h.Write(p)
 			}
-			var rest []byte
+			h.Sum(s[:0])
+		}
+		d := digest{kind: kind, sum: [8]byte(s[:8])}
+		if !slices.Contains(sums, d) {
+			sums = append(sums, d)
+		}
+	}
+	add('t', norm)
+	if n >= minLongTitleWords && n <= blockKeyWords {
+		// Deletion keys, for a = n < blockKeyWords or a = n-1.
+		sums = append(sums, digest{kind: 'd', sum: sums[0].sum})
+		scratch := make([]byte, 0, len(norm))
+		for i := range n {
 			switch {
 			case i == 0:
-				rest = head[ends[0]+1:]
-			case i == m-1:
-				rest = head[:start-1]
+				add('d', norm[starts[1]:])
+			case i == n-1:
+				add('d', norm[:ends[n-2]])
 			default:
-				rest = append(append(scratch[:0], head[:start]...), head[ends[i]+1:]...)
-			}
-			s := sha256.Sum256(rest)
-			d := [8]byte(s[:8])
-			if !slices.Contains(sums[1:nSums], d) {
-				sums[nSums] = d
-				nSums++
+				scratch = append(append(scratch[:0], norm[:starts[i]]...), norm[starts[i+1]:]...)
+				add('d', scratch)
 			}
 		}
 	}
-	var outBuf [(2 + maxKeyWords) * keyLen]byte
-	out := outBuf[:0]
-	for i := range nSums {
-		if i == 0 {
-			out = append(out, "t:"...)
-		} else {
-			out = append(out, "d:"...)
+	for _, a := range [2]int{n, n - 1} {
+		if a < blockKeyWords {
+			continue
 		}
-		out = hex.AppendEncode(out, sums[i][:])
+		l, m := blockParams(a)
+		add('p', norm[:ends[l-1]])
+		add('s', norm[starts[n-l]:])
+		add('e', norm[:ends[m-1]], norm[starts[n-m]:])
+	}
+
+	out := make([]byte, 0, len(sums)*keyLen)
+	for _, d := range sums {
+		out = append(out, d.kind, ':')
+		out = hex.AppendEncode(out, d.sum[:])
 	}
 	all := string(out)
-	for i := range nSums {
+	for i := range sums {
 		keys = append(keys, all[i*keyLen:(i+1)*keyLen])
 	}
 	return keys
+}
+
+// blockParams returns the prefix and suffix length L and the length m of
+// each end for block keys of pairs whose shorter title has a words.
+// Lengths are bucketed by three so that most titles share the family of
+// a = n-1 with that of a = n: buckets start at blockKeyWords, and within
+// a bucket starting at lo, m = (lo+1)/3 and L = lo+1-m, which keeps L+m
+// <= a+1 for every a of the bucket.
+func blockParams(a int) (l, m int) {
+	lo := blockKeyWords + (a-blockKeyWords)/3*3
+	m = (lo + 1) / 3
+	return lo + 1 - m, m
 }
 
 // SameStory reports whether a and b tell the same story; see the package

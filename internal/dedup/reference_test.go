@@ -140,18 +140,26 @@ func refStoryKeys(title, text, canonicalURL string) []string {
 		return keys
 	}
 	add("t:" + refShortHash(strings.Join(w, " ")))
-	if len(w) < minLongTitleWords {
-		return keys
+	n := len(w)
+	if n >= minLongTitleWords && n <= blockKeyWords {
+		add("d:" + refShortHash(strings.Join(w, " ")))
+		rest := make([]string, 0, n-1)
+		for i := range w {
+			rest = append(rest[:0], w[:i]...)
+			rest = append(rest, w[i+1:]...)
+			add("d:" + refShortHash(strings.Join(rest, " ")))
+		}
 	}
-	if len(w) > maxKeyWords {
-		w = w[:maxKeyWords]
-	}
-	add("d:" + refShortHash(strings.Join(w, " ")))
-	rest := make([]string, 0, len(w)-1)
-	for i := range w {
-		rest = append(rest[:0], w[:i]...)
-		rest = append(rest, w[i+1:]...)
-		add("d:" + refShortHash(strings.Join(rest, " ")))
+	for _, a := range []int{n, n - 1} {
+		if a < blockKeyWords {
+			continue
+		}
+		lo := blockKeyWords + (a-blockKeyWords)/3*3
+		m := (lo + 1) / 3
+		l := lo + 1 - m
+		add("p:" + refShortHash(strings.Join(w[:l], " ")))
+		add("s:" + refShortHash(strings.Join(w[n-l:], " ")))
+		add("e:" + refShortHash(strings.Join(w[:m], " ")+"\x00"+strings.Join(w[n-m:], " ")))
 	}
 	return keys
 }

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/syndic-dev/syndic/internal/dedup"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -164,15 +166,95 @@ func TestMigrateLeanStoryKeys(t *testing.T) {
 	if v, _ := s.SchemaVersion(ctx); v != LatestSchemaVersion() {
 		t.Errorf("schema version %d, want %d", v, LatestSchemaVersion())
 	}
+	// Migration 3 replaced the key of schema 1 with the item's own.
 	var h, rowid int64
 	if err := s.reader.QueryRowContext(ctx, "SELECT key_hash, item_rowid FROM story_keys").Scan(&h, &rowid); err != nil {
 		t.Fatal(err)
 	}
-	if h != 42 || rowid != 7 {
-		t.Errorf("story key = (%d, %d), want (42, 7)", h, rowid)
+	if want := storyKeyHash(dedup.StoryKeys("Old storm", "", "")[0]); h != want || rowid != 7 {
+		t.Errorf("story key = (%d, %d), want (%d, 7)", h, rowid, want)
 	}
 	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
 		t.Errorf("IntegrityCheck() = %q, %v", res, err)
+	}
+}
+
+// TestMigrateBlockStoryKeys opens a schema-2 database, whose keys follow
+// the old scheme, and checks that migration 3 gives every item the keys
+// of the new one, so that an edited headline saved after the upgrade
+// joins a story saved before it.
+func TestMigrateBlockStoryKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", dsn(path, connWriter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const title = "Council approves new rail plan after long debate in city hall"
+	stmts := []string{
+		ms[0].sql,
+		ms[1].sql,
+		"PRAGMA user_version = 2",
+		"INSERT INTO sources (id) VALUES ('a')",
+		// Item 7: canonical URL and link repeat the guid (stored NULL);
+		// item 8: a canonical URL of its own; item 9: no URL at all.
+		`INSERT INTO items (rowid, id, source_id, published, first_seen, updated, changed, content_hash, key, guid, link, canonical_url, title)
+			VALUES
+			(7, 'a:1', 'a', 1, 1, 1, 1, 'h', 'guid:https://a.example/1', NULL, NULL, NULL, '` + title + `'),
+			(8, 'a:2', 'a', 1, 1, 1, 1, 'h', 'guid:2', NULL, 'https://a.example/2?utm_source=x', 'https://a.example/2', 'Storm closes schools'),
+			(9, 'a:3', 'a', 1, 1, 1, 1, 'h', 'hash:3', '', '', '', 'Five word title goes here')`,
+		"INSERT INTO story_keys (key_hash, item_rowid) VALUES (42, 7), (43, 8)",
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open v2 database: %v", err)
+	}
+	defer s.Close()
+	want := map[[2]int64]bool{}
+	for rowid, k := range map[int64][]string{
+		7: dedup.StoryKeys(title, "", "https://a.example/1"),
+		8: dedup.StoryKeys("Storm closes schools", "", "https://a.example/2"),
+		9: dedup.StoryKeys("Five word title goes here", "", ""),
+	} {
+		for _, k := range k {
+			want[[2]int64{storyKeyHash(k), rowid}] = true
+		}
+	}
+	rows, err := s.reader.QueryContext(ctx, "SELECT key_hash, item_rowid FROM story_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[[2]int64]bool{}
+	for rows.Next() {
+		var k [2]int64
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = true
+	}
+	rows.Close()
+	if !maps.Equal(got, want) {
+		t.Errorf("story keys after migration:\n got %v\nwant %v", got, want)
+	}
+
+	// first_seen 1 is 1970: the window must reach back to it.
+	it := newItem("b", "1", strings.Replace(title, "approves", "backs", 1), time.UnixMilli(2))
+	it.StoryKeys = dedup.StoryKeys(it.Title, "", it.CanonicalURL)
+	u := update("b", time.UnixMilli(2), it)
+	u.SameStory = func(_, _ *model.Item) bool { return true }
+	if res := mustSave(t, s, u); res.Duplicate != 1 {
+		t.Errorf("edited headline after the migration: %s, want a duplicate", counts(res))
 	}
 }
 

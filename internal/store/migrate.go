@@ -13,7 +13,9 @@ import (
 )
 
 // migrationFiles holds the schema history. Each file is NNNN_name.sql and
-// is applied once, in order; PRAGMA user_version records the last one.
+// is applied once, in order; PRAGMA user_version records the last one. A
+// migration may have a Go step (goSteps, rekey.go) that runs after its SQL
+// in the same transaction.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -109,6 +111,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
+			}
+			if step := goSteps[m.version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return err
+				}
 			}
 			// PRAGMA takes no parameters; the version is our own integer.
 			_, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.version))
