@@ -88,28 +88,54 @@ func (s *Store) enqueue(ctx context.Context, r *saveReq) (model.SaveResult, erro
 	return r.res, r.err
 }
 
+// runBatcher forms batches of the fetches waiting and runs them.
 func (s *Store) runBatcher() {
+	var next *saveReq
 	for {
-		var first *saveReq
-		select {
-		case first = <-s.batch.queue:
-		case <-s.batch.quit:
-			return
-		}
-		reqs := []*saveReq{first}
-		items := len(first.u.Items)
-	fill:
-		for len(reqs) < maxBatchFetches && items < maxBatchItems {
+		first := next
+		if first == nil {
 			select {
-			case r := <-s.batch.queue:
-				reqs = append(reqs, r)
-				items += len(r.u.Items)
-			default:
-				break fill
+			case first = <-s.batch.queue:
+			case <-s.batch.quit:
+				return
 			}
 		}
+		var reqs []*saveReq
+		reqs, next = fillBatch(first, func() *saveReq {
+			select {
+			case r := <-s.batch.queue:
+				return r
+			default:
+				return nil
+			}
+		})
 		s.runBatch(reqs)
 	}
+}
+
+// fillBatch adds to first the fetches that poll gives (nil when none
+// waits) up to the batch bounds. A batch holds at most one fetch per
+// source: the full-text rows of new items are written at the end of the
+// transaction (keyBuffer), so a second fetch of the same source must not
+// update an item of the first before then. A fetch that would repeat a
+// source is returned as next, to start the next batch.
+func fillBatch(first *saveReq, poll func() *saveReq) (reqs []*saveReq, next *saveReq) {
+	reqs = []*saveReq{first}
+	sources := map[string]bool{first.u.SourceID: true}
+	items := len(first.u.Items)
+	for len(reqs) < maxBatchFetches && items < maxBatchItems {
+		r := poll()
+		if r == nil {
+			break
+		}
+		if sources[r.u.SourceID] {
+			return reqs, r
+		}
+		sources[r.u.SourceID] = true
+		reqs = append(reqs, r)
+		items += len(r.u.Items)
+	}
+	return reqs, nil
 }
 
 // runBatch runs reqs in one transaction, or each alone when that fails,

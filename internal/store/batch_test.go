@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +280,87 @@ func TestCandidatesPerKeyBounded(t *testing.T) {
 	}
 	if reads != maxCandidatesPerKey {
 		t.Errorf("SameStory called %d times, want %d", reads, maxCandidatesPerKey)
+	}
+}
+
+// TestFillBatchOneFetchPerSource checks the batch bounds, and that a
+// second fetch of a source waits for the next batch.
+func TestFillBatchOneFetchPerSource(t *testing.T) {
+	req := func(source string, items int) *saveReq {
+		return &saveReq{u: model.FetchUpdate{SourceID: source, Items: make([]model.Item, items)}}
+	}
+	queue := []*saveReq{req("b", 1), req("c", 1), req("a", 1), req("d", 1)}
+	poll := func() *saveReq {
+		if len(queue) == 0 {
+			return nil
+		}
+		r := queue[0]
+		queue = queue[1:]
+		return r
+	}
+	reqs, next := fillBatch(req("a", 1), poll)
+	if len(reqs) != 3 || next == nil || next.u.SourceID != "a" || len(queue) != 1 {
+		t.Errorf("batch of %d, next %v, %d left: want a, b, c, then a", len(reqs), next, len(queue))
+	}
+	queue = nil
+	for i := range maxBatchFetches + 5 {
+		queue = append(queue, req(fmt.Sprint(i), 1))
+	}
+	if reqs, next := fillBatch(req("x", 1), poll); len(reqs) != maxBatchFetches || next != nil {
+		t.Errorf("batch of %d fetches, next %v: want %d, nil", len(reqs), next, maxBatchFetches)
+	}
+	queue = []*saveReq{req("b", maxBatchItems), req("c", 1)}
+	if reqs, _ := fillBatch(req("a", 1), poll); len(reqs) != 2 {
+		t.Errorf("batch of %d fetches past %d items, want 2", len(reqs), maxBatchItems)
+	}
+}
+
+// TestBatchSameSourceTwice saves many fetches of one source at once, each
+// changing the item the one before inserted, beside fetches of other
+// sources, and checks that the full-text index stays whole and finds
+// the item's last title.
+func TestBatchSameSourceTwice(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			// Item 1 gets a new title each time; item i+2 is new.
+			one := newItem("a", "1", fmt.Sprintf("Harbor report number %d", i), t0)
+			fresh := newItem("a", fmt.Sprint(i+2), fmt.Sprintf("Market note %d", i), t0)
+			if _, err := s.SaveFetch(ctx, update("a", t0.Add(time.Duration(i)*time.Second), one, fresh)); err != nil {
+				errs <- err
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			other := newItem(fmt.Sprint("o", i), "1", "Other source item", t0)
+			if _, err := s.SaveFetch(ctx, update(fmt.Sprint("o", i), t0, other)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
+		t.Fatalf("IntegrityCheck() = %q, %v", res, err)
+	}
+	var title string
+	if err := s.reader.QueryRowContext(ctx, "SELECT title FROM items WHERE id = ?", model.ItemID("a", "guid:1")).Scan(&title); err != nil {
+		t.Fatal(err)
+	}
+	var hits int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", `"`+title+`"`).Scan(&hits); err != nil {
+		t.Fatal(err)
+	}
+	if hits != 1 {
+		t.Errorf("search for the stored title %q: %d hits, want 1", title, hits)
 	}
 }

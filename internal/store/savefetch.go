@@ -221,9 +221,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 			res.Duplicate++
 		}
 	}
-	if err := w.indexNew(ctx); err != nil {
-		return res, fmt.Errorf("index new items: %w", err)
-	}
+	kb.ftsRows = append(kb.ftsRows, w.newRows...)
 	return res, nil
 }
 
@@ -288,7 +286,8 @@ type itemWriter struct {
 	cands map[int64][]candidate
 	// candItems caches candidates read for SameStory.
 	candItems map[int64]*model.Item
-	// newRows are the rowids inserted, for the full-text index.
+	// newRows are the rowids inserted, for the full-text index (see
+	// keyBuffer).
 	newRows []int64
 }
 
@@ -558,38 +557,20 @@ func (w *itemWriter) candidate(ctx context.Context, rowid int64) (*model.Item, e
 	return &c, nil
 }
 
-// indexNew adds the new items to the full-text index in one statement:
-// FTS5 flushes its pending terms at every statement boundary, so one row
-// per statement would write one index segment per item.
-func (w *itemWriter) indexNew(ctx context.Context) error {
-	if len(w.newRows) == 0 {
-		return nil
-	}
-	_, err := w.tx.ExecContext(ctx, `
-		INSERT INTO items_fts (
-			rowid,
-			title,
-			summary
-		)
-		SELECT
-			rowid,
-			title,
-			summary
-		FROM items
-		WHERE rowid IN (SELECT value FROM json_each(?))`,
-		jsonInts(w.newRows))
-	return err
-}
-
-// keyBuffer collects the story keys of a transaction's new items and
-// writes them in one statement at its end. Written per fetch, the keys
-// cost more than the items themselves: a title has up to 23 keys, and
-// every statement that inserts many rows keeps a statement journal of
-// each page it touches first. Fetches later in the same transaction find
-// the buffered keys through byHash.
+// keyBuffer collects what a transaction's new items add to the story-key
+// table and to the full-text index, and writes each in one statement at
+// the transaction's end. Written per fetch, the keys cost more than the
+// items themselves: every statement that inserts many rows keeps a
+// statement journal of each page it touches first. The full-text index
+// is worse: FTS5 writes its pending terms as a new index segment at every
+// statement boundary, so one insert per fetch made a segment per fetch,
+// and every later statement of the transaction paid for flushing and
+// merging them. Fetches later in the same transaction find the buffered
+// keys through byHash.
 type keyBuffer struct {
-	keys   []storyKey
-	byHash map[int64][]storyKey
+	keys    []storyKey
+	byHash  map[int64][]storyKey
+	ftsRows []int64 // rowids of new items, for the full-text index
 }
 
 // storyKey is one row of story_keys, with what candidate lookups need of
@@ -609,9 +590,37 @@ func (b *keyBuffer) add(k storyKey) {
 	b.byHash[k.hash] = append(b.byHash[k.hash], k)
 }
 
-// flush writes the buffered keys within tx, in key order so that the
-// index is filled front to back.
+// flush writes the buffered keys and full-text rows within tx.
 func (b *keyBuffer) flush(ctx context.Context, tx sqlTx) error {
+	if err := b.flushKeys(ctx, tx); err != nil {
+		return err
+	}
+	if len(b.ftsRows) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO items_fts (
+			rowid,
+			title,
+			summary
+		)
+		SELECT
+			rowid,
+			title,
+			summary
+		FROM items
+		WHERE rowid IN (SELECT value FROM json_each(?))`,
+		jsonInts(b.ftsRows))
+	if err != nil {
+		return fmt.Errorf("index %d new items for search: %w", len(b.ftsRows), err)
+	}
+	b.ftsRows = nil
+	return nil
+}
+
+// flushKeys writes the buffered keys in key order, so that the index is
+// filled front to back.
+func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
