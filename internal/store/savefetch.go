@@ -384,8 +384,10 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 			categories,
 			summary,
 			content_html
-		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING rowid`)
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// Not RETURNING rowid: SQLite runs RETURNING as a trigger, and a
+	// statement with a trigger keeps a statement journal, one temp-file
+	// write per page it touches.
 	if err != nil {
 		return false, err
 	}
@@ -403,8 +405,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		return false, err
 	}
 	guid, link, canonical := compactURLs(it)
-	var rowid int64
-	err = st.QueryRowContext(ctx,
+	r, err := st.ExecContext(ctx,
 		it.ID,
 		w.u.SourceID,
 		published,
@@ -423,7 +424,11 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		categories,
 		it.Summary,
 		html,
-	).Scan(&rowid)
+	)
+	if err != nil {
+		return false, err
+	}
+	rowid, err := r.LastInsertId()
 	if err != nil {
 		return false, err
 	}
