@@ -159,7 +159,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 		// The batch's own transaction is not tied to any one caller's
 		// context; each fetch's statements run with its caller's.
 		err := s.write(context.Background(), func(sqltx *sql.Tx) error {
-			tx := newCachedTx(sqltx)
+			tx := newCachedTx(sqltx, &s.stmts)
 			defer tx.close()
 			var keys keyBuffer
 			for i, r := range live {
@@ -174,6 +174,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 			}
 			return keys.flush(context.Background(), tx)
 		})
+		s.stmts.prepareLearned(context.Background(), s.writer)
 		if err == nil {
 			for i, r := range live {
 				r.res = results[i]
@@ -184,7 +185,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 	}
 	for _, r := range live {
 		err := s.write(r.ctx, func(sqltx *sql.Tx) error {
-			tx := newCachedTx(sqltx)
+			tx := newCachedTx(sqltx, &s.stmts)
 			defer tx.close()
 			var keys keyBuffer
 			res, err := r.apply(tx, &keys)
@@ -194,6 +195,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 			r.res = res
 			return keys.flush(r.ctx, tx)
 		})
+		s.stmts.prepareLearned(context.Background(), s.writer)
 		if err != nil {
 			r.res, r.err = model.SaveResult{}, err
 		}

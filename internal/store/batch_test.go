@@ -364,3 +364,24 @@ func TestBatchSameSourceTwice(t *testing.T) {
 		t.Errorf("search for the stored title %q: %d hits, want 1", title, hits)
 	}
 }
+
+// TestWriterStatementsPreparedOnce checks that the batcher's statements
+// are prepared on the writer connection after the first transaction that
+// meets them, and that later transactions use those instead of preparing
+// their own.
+func TestWriterStatementsPreparedOnce(t *testing.T) {
+	s := openStore(t)
+	mustSave(t, s, update("a", t0, newItem("a", "1", "First headline", t0)))
+	s.stmts.mu.Lock()
+	prepared := len(s.stmts.stmts)
+	s.stmts.mu.Unlock()
+	if prepared == 0 {
+		t.Fatal("no statements prepared on the writer after a fetch")
+	}
+	mustSave(t, s, update("a", t0.Add(time.Minute), newItem("a", "2", "Second headline", t0)))
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	if len(s.stmts.stmts) != prepared || len(s.stmts.learned) != 0 {
+		t.Errorf("after a second fetch: %d statements (want %d), %d queries learned (want 0)", len(s.stmts.stmts), prepared, len(s.stmts.learned))
+	}
+}

@@ -57,9 +57,10 @@ type Options struct {
 type Store struct {
 	path   string
 	log    *slog.Logger
-	writer *sql.DB  // one connection; nil when read-only
-	reader *sql.DB  // query-only pool
-	batch  *batcher // runs SaveFetch calls; nil when read-only
+	writer *sql.DB   // one connection; nil when read-only
+	reader *sql.DB   // query-only pool
+	batch  *batcher  // runs SaveFetch calls; nil when read-only
+	stmts  stmtCache // the batcher's statements, prepared on the writer
 }
 
 // Open opens the database at path, creating and migrating it as needed.
@@ -157,6 +158,7 @@ func dsn(path string, kind int) string {
 // last connection closes.
 func (s *Store) Close() error {
 	s.stopBatcher()
+	s.stmts.close()
 	var errs []error
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())

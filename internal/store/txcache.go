@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"sync"
 )
 
 // sqlTx is what the write helpers need of a transaction: *sql.Tx has it,
@@ -14,32 +16,95 @@ type sqlTx interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
-// cachedTx prepares each distinct statement once per transaction. A batch
-// of fetches runs the same dozen statements for every fetch; preparing
-// them each time was a large part of an all-304 pass, where a fetch's only
-// write is its state. Statements from PrepareContext belong to the cache:
-// callers must not close them.
+// cachedTx prepares each distinct statement once per transaction, and
+// once per connection through the store's stmtCache. A batch of fetches
+// runs the same dozen statements for every fetch; preparing them each
+// time was a large part of an all-304 pass, where a fetch's only write is
+// its state and most transactions hold a single fetch. Statements from
+// PrepareContext belong to the cache: callers must not close them.
 type cachedTx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx     *sql.Tx
+	shared *stmtCache
+	stmts  map[string]*sql.Stmt
 }
 
-func newCachedTx(tx *sql.Tx) *cachedTx {
-	return &cachedTx{tx: tx, stmts: make(map[string]*sql.Stmt)}
+func newCachedTx(tx *sql.Tx, shared *stmtCache) *cachedTx {
+	return &cachedTx{tx: tx, shared: shared, stmts: make(map[string]*sql.Stmt)}
 }
 
-// PrepareContext returns the transaction's statement for query, preparing
-// it on first use.
+// PrepareContext returns the transaction's statement for query: the
+// writer connection's own when the store has prepared it before, else
+// one prepared now, whose query the store learns.
 func (c *cachedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := c.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if db := c.shared.get(query); db != nil {
+		// Reuses the statement already prepared on the connection.
+		st = c.tx.StmtContext(ctx, db)
+	} else {
+		var err error
+		if st, err = c.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
 	}
 	c.stmts[query] = st
 	return st, nil
+}
+
+// stmtCache holds statements prepared on the writer pool, which has one
+// connection. A statement cannot be prepared on the pool while a
+// transaction holds that connection, so a transaction that meets a new
+// query prepares it for itself and records it; the batcher prepares the
+// recorded queries on the pool between transactions (prepareLearned).
+type stmtCache struct {
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+	learned []string
+}
+
+func (c *stmtCache) get(query string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.stmts[query]
+	if st == nil && !slices.Contains(c.learned, query) {
+		c.learned = append(c.learned, query)
+	}
+	return st
+}
+
+// prepareLearned prepares the queries transactions met since the last
+// call. It must run while no transaction holds the writer connection.
+// A query that fails to prepare is left to the transactions.
+func (c *stmtCache) prepareLearned(ctx context.Context, db *sql.DB) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range c.learned {
+		if _, ok := c.stmts[q]; ok {
+			continue
+		}
+		if st, err := db.PrepareContext(ctx, q); err == nil {
+			if c.stmts == nil {
+				c.stmts = make(map[string]*sql.Stmt)
+			}
+			c.stmts[q] = st
+		}
+	}
+	c.learned = nil
+}
+
+// close releases the prepared statements.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts, c.learned = nil, nil
 }
 
 func (c *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
