@@ -361,7 +361,8 @@ func ContentHash(title, text string) string {
 // share at least one key. The keys are:
 //
 //   - "u:" + canonicalURL, when there is one;
-//   - "t:" + a hash of the normalized title;
+//   - for titles of fewer than 5 words, "t:" + a hash of the normalized
+//     title;
 //   - for titles of 5 to 8 words, "d:" + a hash of the title, and "d:" + a
 //     hash of the title with each single word removed in turn (deletion
 //     keys);
@@ -371,7 +372,7 @@ func ContentHash(title, text string) string {
 //
 // Two headlines with one word replaced, inserted or removed share a key.
 // There are at most 13 keys, without duplicates; a title of 9 words or
-// more has 4 to 7. text is accepted so the key scheme can grow without
+// more has 3 to 6, plus the URL's. text is accepted so the key scheme can grow without
 // changing callers; it is not used today.
 func StoryKeys(title, text, canonicalURL string) []string {
 	_ = text
@@ -425,8 +426,8 @@ func fingerprint(title, text, canonicalURL string, withKeys bool) (string, []str
 //     i, for replacements and insertions alike.
 //
 // Block keys are three per family, each about two thirds of the title,
-// where deletion keys are one per word: a 12-word headline has 4 to 7
-// keys instead of 13 or more.
+// where deletion keys are one per word: a 12-word headline has 3 to 6
+// keys instead of 14.
 func storyKeys(norm []byte, canonicalURL string) []string {
 	const keyLen = len("d:") + 2*8
 	keys := make([]string, 0, 8)
@@ -476,10 +477,14 @@ func storyKeys(norm []byte, canonicalURL string) []string {
 			sums = append(sums, d)
 		}
 	}
-	add('t', norm)
+	if n < minLongTitleWords {
+		// Only the same title joins a short one. Longer titles need no
+		// key of their own: two equal titles share all their other keys.
+		add('t', norm)
+	}
 	if n >= minLongTitleWords && n <= blockKeyWords {
 		// Deletion keys, for a = n < blockKeyWords or a = n-1.
-		sums = append(sums, digest{kind: 'd', sum: sums[0].sum})
+		add('d', norm)
 		scratch := make([]byte, 0, len(norm))
 		for i := range n {
 			switch {

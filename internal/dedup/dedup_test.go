@@ -261,8 +261,8 @@ func TestStoryKeys(t *testing.T) {
 	}
 }
 
-// maxStoryKeys bounds len(StoryKeys): a URL key, the title key, 9
-// deletion keys and 3 block keys of an 8-word title.
+// maxStoryKeys bounds len(StoryKeys): a URL key, 9 deletion keys and 3
+// block keys of an 8-word title.
 const maxStoryKeys = 13
 
 // editTitle applies one word edit to w: op 0 replaces word i, 1 inserts
@@ -344,14 +344,14 @@ func TestStoryKeysShape(t *testing.T) {
 		{"url only", "", "https://example.com/a", 1},
 		{"short title", "Earthquake hits Japan", "", 1},
 		{"short title and url", "Earthquake hits Japan", "https://example.com/a", 2},
-		{"five words", "one two three four five", "", 1 + 1 + 5},
-		{"seven words", "one two three four five six seven", "", 1 + 1 + 7},
-		{"eight words: deletion and block keys", "one two three four five six seven eight", "", 1 + 1 + 8 + 3},
-		{"nine words: block keys only", "one two three four five six seven eight nine", "", 1 + 3},
-		{"eleven words: two block families", "a b c d e f g h i j k", "", 1 + 3 + 3},
-		{"twelve words: one block family", "a b c d e f g h i j k l", "https://example.com/a", 1 + 1 + 3},
-		{"long title bounded", "a b c d e f g h i j k l m n o p q r s t u v w x y z", "https://example.com/a", 1 + 1 + 3 + 3},
-		{"repeated words deduplicated", long, "", 1 + 3},
+		{"five words", "one two three four five", "", 1 + 5},
+		{"seven words", "one two three four five six seven", "", 1 + 7},
+		{"eight words: deletion and block keys", "one two three four five six seven eight", "", 1 + 8 + 3},
+		{"nine words: block keys only", "one two three four five six seven eight nine", "", 3},
+		{"eleven words: two block families", "a b c d e f g h i j k", "", 3 + 3},
+		{"twelve words: one block family", "a b c d e f g h i j k l", "https://example.com/a", 1 + 3},
+		{"long title bounded", "a b c d e f g h i j k l m n o p q r s t u v w x y z", "https://example.com/a", 1 + 3 + 3},
+		{"repeated words deduplicated", long, "", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -139,8 +139,10 @@ func refStoryKeys(title, text, canonicalURL string) []string {
 	if len(w) == 0 {
 		return keys
 	}
-	add("t:" + refShortHash(strings.Join(w, " ")))
 	n := len(w)
+	if n < minLongTitleWords {
+		add("t:" + refShortHash(strings.Join(w, " ")))
+	}
 	if n >= minLongTitleWords && n <= blockKeyWords {
 		add("d:" + refShortHash(strings.Join(w, " ")))
 		rest := make([]string, 0, n-1)
