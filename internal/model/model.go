@@ -155,7 +155,9 @@ type FetchUpdate struct {
 	// DedupWindow is how far back cross-source story matching looks.
 	DedupWindow time.Duration
 	// SameStory confirms a cross-source candidate found by canonical URL or
-	// story key. Nil means every candidate matches.
+	// story key. Nil means every candidate matches. The candidate carries
+	// only its ID, SourceID, Title, Summary, CanonicalURL, FirstSeen and
+	// StoryID.
 	SameStory func(candidate, item *Item) bool
 }
 

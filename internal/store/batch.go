@@ -155,26 +155,9 @@ func (s *Store) runBatch(reqs []*saveReq) {
 		live = append(live, r)
 	}
 	if len(live) > 1 {
-		results := make([]model.SaveResult, len(live))
 		// The batch's own transaction is not tied to any one caller's
 		// context; each fetch's statements run with its caller's.
-		err := s.write(context.Background(), func(sqltx *sql.Tx) error {
-			tx := newCachedTx(sqltx, &s.stmts)
-			defer tx.close()
-			var keys keyBuffer
-			for i, r := range live {
-				res, err := r.apply(tx, &keys)
-				if err != nil {
-					return err
-				}
-				if err := r.ctx.Err(); err != nil {
-					return err
-				}
-				results[i] = res
-			}
-			return keys.flush(context.Background(), tx)
-		})
-		s.stmts.prepareLearned(context.Background(), s.writer)
+		results, err := s.writeFetches(context.Background(), live)
 		if err == nil {
 			for i, r := range live {
 				r.res = results[i]
@@ -184,26 +167,53 @@ func (s *Store) runBatch(reqs []*saveReq) {
 		s.log.Debug("batch failed, saving its fetches one by one", "fetches", len(live), "error", err)
 	}
 	for _, r := range live {
-		err := s.write(r.ctx, func(sqltx *sql.Tx) error {
-			tx := newCachedTx(sqltx, &s.stmts)
-			defer tx.close()
-			var keys keyBuffer
-			res, err := r.apply(tx, &keys)
-			if err != nil {
-				return err
-			}
-			r.res = res
-			return keys.flush(r.ctx, tx)
-		})
-		s.stmts.prepareLearned(context.Background(), s.writer)
+		results, err := s.writeFetches(r.ctx, []*saveReq{r})
 		if err != nil {
 			r.res, r.err = model.SaveResult{}, err
+			continue
 		}
+		r.res = results[0]
 	}
 }
 
-// apply writes one fetch within tx; its story keys go to keys.
-func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer) (model.SaveResult, error) {
+// writeFetches writes reqs in one transaction, and records the story keys
+// it committed in the key log.
+func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.SaveResult, error) {
+	results := make([]model.SaveResult, len(reqs))
+	var logged map[int64][]storyKey
+	err := s.write(ctx, func(sqltx *sql.Tx) error {
+		tx := newCachedTx(sqltx, &s.stmts)
+		defer tx.close()
+		var v int64
+		if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			return fmt.Errorf("read data version: %w", err)
+		}
+		s.keyLog.checkDataVersion(v)
+		var keys keyBuffer
+		for i, r := range reqs {
+			res, err := r.apply(tx, &keys, &s.keyLog)
+			if err != nil {
+				return err
+			}
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+			results[i] = res
+		}
+		logged = keys.byHash
+		return keys.flush(ctx, tx)
+	})
+	s.stmts.prepareLearned(context.Background(), s.writer)
+	if err != nil {
+		return nil, err
+	}
+	s.keyLog.committed(logged)
+	return results, nil
+}
+
+// apply writes one fetch within tx; its story keys go to keys, and
+// candidates committed after its snapshot come from log.
+func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, log *keyLog) (model.SaveResult, error) {
 	ctx, u := r.ctx, r.u
 	if err := upsertState(ctx, tx, u.State); err != nil {
 		return model.SaveResult{}, fmt.Errorf("state: %w", err)
@@ -211,7 +221,7 @@ func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer) (model.SaveResult, error)
 	if u.Items == nil {
 		return model.SaveResult{}, nil
 	}
-	res, err := saveItems(ctx, tx, u, r.pre, keys)
+	res, err := saveItems(ctx, tx, u, r.pre, keys, log)
 	if err != nil {
 		return model.SaveResult{}, err
 	}

@@ -60,6 +60,13 @@ func (s *Store) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveR
 type prepared struct {
 	html      map[string]any // by item id
 	keyHashes map[string]int64
+
+	// The story candidates of the items the snapshot did not hold, by
+	// key hash, read from the snapshot that includes the commits up to
+	// seq (keylog.go); nil when not read.
+	cands  map[int64][]candidate
+	looked map[string]bool // ids of the items whose candidates were read
+	seq    uint64
 }
 
 // prepare fills a prepared for u from a read snapshot. Errors only mean
@@ -73,29 +80,87 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	for i := range u.Items {
 		ids[i] = u.Items[i].ID
 	}
-	var known map[string]stored
-	_ = s.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		known, err = storedItems(ctx, tx, ids)
-		return err
-	})
-	p.html = make(map[string]any, len(u.Items))
+	seq := s.keyLog.snapshot()
 	p.keyHashes = make(map[string]int64)
-	for i := range u.Items {
-		it := &u.Items[i]
-		if old, ok := known[it.ID]; ok && old.hash == it.ContentHash {
-			continue
+	_ = s.read(ctx, func(tx *sql.Tx) error {
+		known, err := storedItems(ctx, tx, ids)
+		if err != nil {
+			return err
 		}
-		if html, err := packHTML(it.ContentHTML); err == nil {
-			p.html[it.ID] = html
-		}
-		for _, k := range it.StoryKeys {
-			if k != "" {
-				p.keyHashes[k] = storyKeyHash(k)
+		p.html = make(map[string]any, len(u.Items))
+		var looked map[string]bool
+		var hashes []int64
+		for i := range u.Items {
+			it := &u.Items[i]
+			old, ok := known[it.ID]
+			if ok && old.hash == it.ContentHash {
+				continue
+			}
+			if html, err := packHTML(it.ContentHTML); err == nil {
+				p.html[it.ID] = html
+			}
+			for _, k := range it.StoryKeys {
+				if k != "" {
+					p.keyHashes[k] = storyKeyHash(k)
+				}
+			}
+			if !ok && u.DedupWindow > 0 {
+				if looked == nil {
+					looked = make(map[string]bool)
+				}
+				looked[it.ID] = true
+				for _, k := range it.StoryKeys {
+					if k != "" {
+						hashes = append(hashes, p.keyHashes[k])
+					}
+				}
 			}
 		}
-	}
+		if looked == nil {
+			return nil
+		}
+		cands, err := readCandidates(ctx, tx, hashes, u.SourceID, ms(u.Now)-u.DedupWindow.Milliseconds())
+		if err != nil {
+			return err
+		}
+		p.cands, p.looked, p.seq = cands, looked, seq
+		return nil
+	})
 	return p
+}
+
+// readCandidates reads, in one statement, the items of sources other
+// than sourceID first seen at or after since that carry one of the story
+// key hashes.
+func readCandidates(ctx context.Context, tx sqlTx, hashes []int64, sourceID string, since int64) (map[int64][]candidate, error) {
+	cands := make(map[int64][]candidate)
+	if len(hashes) == 0 {
+		return cands, nil
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT
+			k.key_hash,
+			k.item_rowid,
+			i.first_seen
+		FROM story_keys AS k
+		JOIN items AS i ON i.rowid = k.item_rowid
+		WHERE k.key_hash IN (SELECT value FROM json_each(?))
+			AND i.source_id <> ?
+			AND i.first_seen >= ?`,
+		jsonInts(hashes), sourceID, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h int64
+		var c candidate
+		if err := rows.Scan(&h, &c.rowid, &c.firstSeen); err != nil {
+			return nil, err
+		}
+		cands[h] = append(cands[h], c)
+	}
+	return cands, rows.Err()
 }
 
 // packed returns the stored form of it's HTML, prepared or computed now.
@@ -128,7 +193,7 @@ type stored struct {
 // saveItems stores u.Items within tx.
 // New items' story keys go to kb, which the caller flushes before the
 // transaction commits.
-func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer) (model.SaveResult, error) {
+func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer, log *keyLog) (model.SaveResult, error) {
 	var res model.SaveResult
 	now := ms(u.Now)
 	if now == 0 {
@@ -176,7 +241,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		return res, fmt.Errorf("read stored items: %w", err)
 	}
 
-	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, now: now, candItems: make(map[int64]*model.Item)}
+	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, log: log, now: now, candItems: make(map[int64]*model.Item)}
 	var fresh []*model.Item
 	for _, it := range items {
 		if it.Key == "" {
@@ -279,6 +344,7 @@ type itemWriter struct {
 	u    *model.FetchUpdate
 	pre  *prepared
 	keys *keyBuffer
+	log  *keyLog
 	now  int64
 
 	// cands maps a story key hash to the items of other sources that
@@ -441,8 +507,11 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 	return dup, nil
 }
 
-// loadCandidates reads, in one statement, the story keys of other
-// sources within the dedup window that the new items share.
+// loadCandidates finds the items of other sources within the dedup
+// window that share a story key with the new items: from the snapshot
+// prepare read and the keys committed since (keylog.go) when it can,
+// else in one statement within the transaction; and from the keys of
+// this transaction's earlier fetches, which are not written yet.
 func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) error {
 	if w.u.DedupWindow <= 0 {
 		return nil
@@ -458,35 +527,14 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	if len(hashes) == 0 {
 		return nil
 	}
-	rows, err := w.tx.QueryContext(ctx, `
-		SELECT
-			k.key_hash,
-			k.item_rowid,
-			i.first_seen
-		FROM story_keys AS k
-		JOIN items AS i ON i.rowid = k.item_rowid
-		WHERE k.key_hash IN (SELECT value FROM json_each(?))
-			AND i.source_id <> ?
-			AND i.first_seen >= ?`,
-		jsonInts(hashes), w.u.SourceID, w.now-w.u.DedupWindow.Milliseconds())
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	w.cands = make(map[int64][]candidate)
-	for rows.Next() {
-		var h int64
-		var c candidate
-		if err := rows.Scan(&h, &c.rowid, &c.firstSeen); err != nil {
+	since := w.now - w.u.DedupWindow.Milliseconds()
+	if !w.preparedCandidates(fresh, hashes, since) {
+		cands, err := readCandidates(ctx, w.tx, hashes, w.u.SourceID, since)
+		if err != nil {
 			return err
 		}
-		w.cands[h] = append(w.cands[h], c)
+		w.cands = cands
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	// Keys of this transaction's earlier fetches are not written yet.
-	since := w.now - w.u.DedupWindow.Milliseconds()
 	for _, h := range hashes {
 		for _, k := range w.keys.byHash[h] {
 			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
@@ -504,6 +552,38 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 		}
 	}
 	return nil
+}
+
+// preparedCandidates fills w.cands from what prepare read and the key
+// log, and reports whether they give every candidate: prepare must have
+// looked up every new item, and the log must hold every commit since its
+// snapshot.
+func (w *itemWriter) preparedCandidates(fresh []*model.Item, hashes []int64, since int64) bool {
+	p := w.pre
+	if p == nil || p.cands == nil || w.log == nil {
+		return false
+	}
+	for _, it := range fresh {
+		if !p.looked[it.ID] {
+			return false // stored at snapshot time, removed since
+		}
+	}
+	logged, ok := w.log.since(p.seq, hashes)
+	if !ok {
+		return false
+	}
+	w.cands = make(map[int64][]candidate, len(p.cands)+len(logged))
+	for h, cs := range p.cands {
+		w.cands[h] = slices.Clone(cs)
+	}
+	for h, ks := range logged {
+		for _, k := range ks {
+			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
+				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen})
+			}
+		}
+	}
+	return true
 }
 
 // maxCandidatesPerKey bounds the candidates one story key brings.
@@ -529,8 +609,14 @@ func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) 
 	cs = slices.CompactFunc(cs, func(a, b candidate) bool { return a.rowid == b.rowid })
 	for _, c := range cs {
 		cand, err := w.candidate(ctx, c.rowid)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // pruned since its key was read
+		}
 		if err != nil {
 			return "", err
+		}
+		if cand.SourceID == w.u.SourceID {
+			continue // a pruned candidate's rowid, reused
 		}
 		if w.u.SameStory == nil || w.u.SameStory(cand, it) {
 			return cand.StoryID, nil
@@ -539,24 +625,35 @@ func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) 
 	return "", nil
 }
 
-// candidate reads a candidate item once per fetch. The caller's SameStory
-// gets a copy it may not keep.
+// candidate reads what SameStory needs of a candidate item (see
+// model.FetchUpdate), once per fetch. The caller's SameStory gets a copy
+// it may not keep.
 func (w *itemWriter) candidate(ctx context.Context, rowid int64) (*model.Item, error) {
 	if it, ok := w.candItems[rowid]; ok {
 		c := *it
 		return &c, nil
 	}
 	st, err := w.tx.PrepareContext(ctx, `
-		SELECT`+itemColumns+`
+		SELECT
+			id,
+			source_id,
+			title,
+			summary,
+			coalesce(canonical_url, link, guid, substr(key, 6)),
+			first_seen,
+			coalesce(story_id, id)
 		FROM items
 		WHERE rowid = ?`)
 	if err != nil {
 		return nil, err
 	}
-	it, err := scanItem(st.QueryRowContext(ctx, rowid))
+	var it model.Item
+	var firstSeen int64
+	err = st.QueryRowContext(ctx, rowid).Scan(&it.ID, &it.SourceID, &it.Title, &it.Summary, &it.CanonicalURL, &firstSeen, &it.StoryID)
 	if err != nil {
 		return nil, err
 	}
+	it.FirstSeen = fromMS(firstSeen)
 	w.candItems[rowid] = &it
 	c := it
 	return &c, nil

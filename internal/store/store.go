@@ -61,6 +61,7 @@ type Store struct {
 	reader *sql.DB   // query-only pool
 	batch  *batcher  // runs SaveFetch calls; nil when read-only
 	stmts  stmtCache // the batcher's statements, prepared on the writer
+	keyLog keyLog    // story keys of recent commits (keylog.go)
 }
 
 // Open opens the database at path, creating and migrating it as needed.

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestKeyLog(t *testing.T) {
+	var l keyLog
+	k := func(h, rowid int64) map[int64][]storyKey {
+		return map[int64][]storyKey{h: {{hash: h, rowid: rowid, sourceID: "s"}}}
+	}
+	s0 := l.snapshot()
+	l.committed(k(1, 10))
+	s1 := l.snapshot()
+	l.committed(nil) // a commit without keys
+	l.committed(k(1, 11))
+	got, ok := l.since(s0, []int64{1, 2})
+	if !ok || len(got[1]) != 2 || len(got[2]) != 0 {
+		t.Fatalf("since(s0) = %v, %v; want both keys of hash 1", got, ok)
+	}
+	if got, ok := l.since(s1, []int64{1}); !ok || len(got[1]) != 1 || got[1][0].rowid != 11 {
+		t.Fatalf("since(s1) = %v, %v; want rowid 11 only", got, ok)
+	}
+	for i := range keyLogBatches {
+		l.committed(k(3, int64(100+i)))
+	}
+	if _, ok := l.since(s1, []int64{1}); ok {
+		t.Error("since a snapshot older than the log: ok, want false")
+	}
+	s2 := l.snapshot()
+	if _, ok := l.since(s2, []int64{3}); !ok {
+		t.Error("since the latest snapshot: not ok")
+	}
+	l.checkDataVersion(5)
+	l.checkDataVersion(5)
+	if _, ok := l.since(s2, []int64{3}); !ok {
+		t.Error("unchanged data version invalidated the log")
+	}
+	l.checkDataVersion(6)
+	if _, ok := l.since(s2, []int64{3}); ok {
+		t.Error("since a snapshot taken before another process wrote: ok, want false")
+	}
+	if _, ok := l.since(l.snapshot(), []int64{3}); !ok {
+		t.Error("since a snapshot taken after the foreign write: not ok")
+	}
+}
+
+// storyFetch is a fetch of source with one new item of the given title
+// under a story key shared by all such fetches.
+func storyFetch(source string, now time.Time) *saveReq {
+	it := newItem(source, "1", "Flood warning for the river valley tonight", t0)
+	it.StoryKeys = []string{"p:flood"}
+	u := update(source, now, it)
+	u.DedupWindow = time.Hour
+	return &saveReq{ctx: context.Background(), u: u, done: make(chan struct{})}
+}
+
+// TestPreparedCandidatesSeeLaterCommits prepares a fetch, commits the
+// story it belongs to, then writes the fetch: its snapshot misses the
+// story, which must come from the key log; and again after more commits
+// than the log holds, where the writer reads the candidates itself.
+func TestPreparedCandidatesSeeLaterCommits(t *testing.T) {
+	for _, extra := range []int{0, keyLogBatches + 2} {
+		t.Run(fmt.Sprint(extra, " commits between"), func(t *testing.T) {
+			s := openStore(t)
+			now := t0.Add(time.Minute)
+			late := storyFetch("late", now)
+			late.pre = s.prepare(context.Background(), &late.u)
+			if late.pre.cands == nil {
+				t.Fatal("prepare read no candidates")
+			}
+			first := storyFetch("first", now)
+			first.pre = s.prepare(context.Background(), &first.u)
+			s.runBatch([]*saveReq{first})
+			for i := range extra {
+				other := newItem(fmt.Sprint("o", i), "1", fmt.Sprint("Unrelated ", i), t0)
+				other.StoryKeys = []string{fmt.Sprint("p:o", i)}
+				mustSave(t, s, update(fmt.Sprint("o", i), now, other))
+			}
+			s.runBatch([]*saveReq{late})
+			if first.err != nil || late.err != nil {
+				t.Fatalf("errors: %v, %v", first.err, late.err)
+			}
+			if late.res.Duplicate != 1 {
+				t.Errorf("late fetch: %s, want its item to join the first's story", counts(late.res))
+			}
+		})
+	}
+}
+
+// TestPreparedCandidatesAfterForeignWrite commits the story through a
+// second Store on the same file, as another process would, between a
+// fetch's snapshot and its write: the key log cannot know that story, so
+// the writer must notice the foreign write and read the candidates.
+func TestPreparedCandidatesAfterForeignWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	now := t0.Add(time.Minute)
+	// A write through a, so that a's writer has seen a data version.
+	mustSave(t, a, update("warmup", now))
+	late := storyFetch("late", now)
+	late.pre = a.prepare(ctx, &late.u)
+	first := storyFetch("first", now)
+	first.pre = b.prepare(ctx, &first.u)
+	b.runBatch([]*saveReq{first})
+	a.runBatch([]*saveReq{late})
+	if first.err != nil || late.err != nil {
+		t.Fatalf("errors: %v, %v", first.err, late.err)
+	}
+	if late.res.Duplicate != 1 {
+		t.Errorf("late fetch: %s, want its item to join the story the other store wrote", counts(late.res))
+	}
+}
