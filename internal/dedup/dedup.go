@@ -542,19 +542,22 @@ func SameStory(a, b Doc) bool {
 	if len(ta) == 0 || len(tb) == 0 {
 		return false
 	}
-	xa, xb := contentWords(a.Text), contentWords(b.Text)
+	// The titles decide first: most candidates fail on them, and the
+	// texts' word sets cost more to build.
 	if len(ta) >= minLongTitleWords && len(tb) >= minLongTitleWords {
-		if wordEditDistanceAtMostOne(ta, tb) || jaccard(set(ta), set(tb)) >= titleJaccardMin {
-			if len(xa) == 0 || len(xb) == 0 {
-				return true
-			}
-			return overlap(xa, xb) >= textRelatedMin
+		if !wordEditDistanceAtMostOne(ta, tb) && jaccard(set(ta), set(tb)) < titleJaccardMin {
+			return false
 		}
+		xa, xb := contentWords(a.Text), contentWords(b.Text)
+		if len(xa) == 0 || len(xb) == 0 {
+			return true
+		}
+		return overlap(xa, xb) >= textRelatedMin
+	}
+	if !slices.Equal(ta, tb) {
 		return false
 	}
-	if strings.Join(ta, " ") != strings.Join(tb, " ") {
-		return false
-	}
+	xa, xb := contentWords(a.Text), contentWords(b.Text)
 	if len(xa) == 0 || len(xb) == 0 {
 		return false
 	}

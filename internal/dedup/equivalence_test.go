@@ -64,6 +64,12 @@ func checkSameAsReference(t *testing.T, title, text, rawURL string) {
 	if got := StoryKeys(title, text, cu); !slices.Equal(got, want) {
 		t.Fatalf("StoryKeys(%q, %q, %q) = %q, reference %q", title, text, cu, got, want)
 	}
+	for _, d := range []Doc{{Title: text, Text: title}, {Title: title, Text: title, CanonicalURL: cu}, {Title: rawURL, Text: text}} {
+		a := Doc{Title: title, Text: text, CanonicalURL: cu}
+		if got, want := SameStory(a, d), refSameStory(a, d); got != want {
+			t.Fatalf("SameStory(%+v, %+v) = %v, reference %v", a, d, got, want)
+		}
+	}
 	hash, keys := Fingerprint(title, text, cu)
 	if hash != refContentHash(title, text) || !slices.Equal(keys, want) {
 		t.Fatalf("Fingerprint(%q, %q, %q) = %q, %q; reference %q, %q", title, text, cu, hash, keys, refContentHash(title, text), want)

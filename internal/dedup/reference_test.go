@@ -165,3 +165,31 @@ func refStoryKeys(title, text, canonicalURL string) []string {
 	}
 	return keys
 }
+
+// refSameStory is SameStory before it let the titles decide first.
+func refSameStory(a, b Doc) bool {
+	if a.CanonicalURL != "" && a.CanonicalURL == b.CanonicalURL {
+		return true
+	}
+	ta, tb := words(stripTitlePrefix(a.Title)), words(stripTitlePrefix(b.Title))
+	if len(ta) == 0 || len(tb) == 0 {
+		return false
+	}
+	xa, xb := contentWords(a.Text), contentWords(b.Text)
+	if len(ta) >= minLongTitleWords && len(tb) >= minLongTitleWords {
+		if wordEditDistanceAtMostOne(ta, tb) || jaccard(set(ta), set(tb)) >= titleJaccardMin {
+			if len(xa) == 0 || len(xb) == 0 {
+				return true
+			}
+			return overlap(xa, xb) >= textRelatedMin
+		}
+		return false
+	}
+	if strings.Join(ta, " ") != strings.Join(tb, " ") {
+		return false
+	}
+	if len(xa) == 0 || len(xb) == 0 {
+		return false
+	}
+	return jaccard(xa, xb) >= textNearSameMin
+}
