@@ -180,7 +180,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 // it committed in the key log.
 func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.SaveResult, error) {
 	results := make([]model.SaveResult, len(reqs))
-	var logged map[int64][]storyKey
+	var logged []storyKey
 	err := s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx, &s.stmts)
 		defer tx.close()
@@ -200,7 +200,7 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			}
 			results[i] = res
 		}
-		logged = keys.byHash
+		logged = keys.keys // flush sorts them by hash
 		return keys.flush(ctx, tx)
 	})
 	s.stmts.prepareLearned(context.Background(), s.writer)

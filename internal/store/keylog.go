@@ -1,6 +1,10 @@
 package store
 
-import "sync"
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
 
 // Story-candidate lookups run in the caller, beside parsing, instead of
 // in the single writer: prepare reads the candidates of a fetch's new
@@ -10,9 +14,13 @@ import "sync"
 // older than the log, or a database another process wrote to meanwhile,
 // makes the writer read the candidates itself, as before.
 
-// keyLogBatches is how many commits keyLog remembers. A fetch waits for
-// at most a batch or two between its snapshot and its write.
-const keyLogBatches = 8
+// keyLog remembers the keys of at most keyLogBatches commits and
+// keyLogKeys keys. A fetch waits for a batch or two between its snapshot
+// and its write; older snapshots cost a lookup in the writer.
+const (
+	keyLogBatches = 4
+	keyLogKeys    = 32768
+)
 
 // keyLog is the story keys of this Store's recent commits, by commit
 // sequence number.
@@ -29,8 +37,8 @@ type keyLog struct {
 }
 
 type keyLogEntry struct {
-	seq    uint64
-	byHash map[int64][]storyKey
+	seq  uint64
+	keys []storyKey // sorted by hash
 }
 
 // snapshot returns the sequence number a read snapshot taken after this
@@ -41,16 +49,21 @@ func (l *keyLog) snapshot() uint64 {
 	return l.seq
 }
 
-// committed records the keys of a commit.
-func (l *keyLog) committed(byHash map[int64][]storyKey) {
+// committed records the keys of a commit, sorted by hash.
+func (l *keyLog) committed(keys []storyKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seq++
-	if len(byHash) == 0 {
+	if len(keys) == 0 {
 		return
 	}
-	l.entries = append(l.entries, keyLogEntry{seq: l.seq, byHash: byHash})
-	if len(l.entries) > keyLogBatches {
+	l.entries = append(l.entries, keyLogEntry{seq: l.seq, keys: keys})
+	total := 0
+	for _, e := range l.entries {
+		total += len(e.keys)
+	}
+	for len(l.entries) > keyLogBatches || (total > keyLogKeys && len(l.entries) > 1) {
+		total -= len(l.entries[0].keys)
 		l.floor = l.entries[0].seq
 		l.entries = append(l.entries[:0], l.entries[1:]...)
 	}
@@ -92,11 +105,15 @@ func (l *keyLog) since(seq uint64, hashes []int64) (map[int64][]storyKey, bool) 
 			continue
 		}
 		for _, h := range hashes {
-			if ks := e.byHash[h]; len(ks) > 0 {
-				if out == nil {
-					out = make(map[int64][]storyKey)
-				}
-				out[h] = append(out[h], ks...)
+			i, found := slices.BinarySearchFunc(e.keys, h, func(k storyKey, h int64) int { return cmp.Compare(k.hash, h) })
+			if !found {
+				continue
+			}
+			if out == nil {
+				out = make(map[int64][]storyKey)
+			}
+			for ; i < len(e.keys) && e.keys[i].hash == h; i++ {
+				out[h] = append(out[h], e.keys[i])
 			}
 		}
 	}

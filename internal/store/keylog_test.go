@@ -10,8 +10,8 @@ import (
 
 func TestKeyLog(t *testing.T) {
 	var l keyLog
-	k := func(h, rowid int64) map[int64][]storyKey {
-		return map[int64][]storyKey{h: {{hash: h, rowid: rowid, sourceID: "s"}}}
+	k := func(h, rowid int64) []storyKey {
+		return []storyKey{{hash: h - 1000, rowid: rowid}, {hash: h, rowid: rowid, sourceID: "s"}, {hash: h + 1000, rowid: rowid}}
 	}
 	s0 := l.snapshot()
 	l.committed(k(1, 10))
@@ -30,6 +30,12 @@ func TestKeyLog(t *testing.T) {
 	}
 	if _, ok := l.since(s1, []int64{1}); ok {
 		t.Error("since a snapshot older than the log: ok, want false")
+	}
+	for range 2 {
+		l.committed(make([]storyKey, keyLogKeys))
+	}
+	if len(l.entries) != 1 {
+		t.Errorf("log of %d batches beyond %d keys, want the last one only", len(l.entries), keyLogKeys)
 	}
 	s2 := l.snapshot()
 	if _, ok := l.since(s2, []int64{3}); !ok {

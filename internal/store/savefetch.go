@@ -82,37 +82,32 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	}
 	seq := s.keyLog.snapshot()
 	p.keyHashes = make(map[string]int64)
+	var known map[string]stored
 	_ = s.read(ctx, func(tx *sql.Tx) error {
-		known, err := storedItems(ctx, tx, ids)
-		if err != nil {
+		var err error
+		if known, err = storedItems(ctx, tx, ids); err != nil {
 			return err
 		}
-		p.html = make(map[string]any, len(u.Items))
+		if u.DedupWindow <= 0 {
+			return nil
+		}
+		// The candidates of the items the snapshot does not hold.
 		var looked map[string]bool
 		var hashes []int64
 		for i := range u.Items {
 			it := &u.Items[i]
-			old, ok := known[it.ID]
-			if ok && old.hash == it.ContentHash {
+			if _, ok := known[it.ID]; ok {
 				continue
 			}
-			if html, err := packHTML(it.ContentHTML); err == nil {
-				p.html[it.ID] = html
+			if looked == nil {
+				looked = make(map[string]bool)
 			}
+			looked[it.ID] = true
 			for _, k := range it.StoryKeys {
 				if k != "" {
-					p.keyHashes[k] = storyKeyHash(k)
-				}
-			}
-			if !ok && u.DedupWindow > 0 {
-				if looked == nil {
-					looked = make(map[string]bool)
-				}
-				looked[it.ID] = true
-				for _, k := range it.StoryKeys {
-					if k != "" {
-						hashes = append(hashes, p.keyHashes[k])
-					}
+					h := storyKeyHash(k)
+					p.keyHashes[k] = h
+					hashes = append(hashes, h)
 				}
 			}
 		}
@@ -126,6 +121,23 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		p.cands, p.looked, p.seq = cands, looked, seq
 		return nil
 	})
+	// Outside the read transaction, which holds one of a few reader
+	// connections.
+	p.html = make(map[string]any, len(u.Items))
+	for i := range u.Items {
+		it := &u.Items[i]
+		if old, ok := known[it.ID]; ok && old.hash == it.ContentHash {
+			continue
+		}
+		if html, err := packHTML(it.ContentHTML); err == nil {
+			p.html[it.ID] = html
+		}
+		for _, k := range it.StoryKeys {
+			if _, ok := p.keyHashes[k]; !ok && k != "" {
+				p.keyHashes[k] = storyKeyHash(k)
+			}
+		}
+	}
 	return p
 }
 

@@ -133,6 +133,11 @@ func dsn(path string, kind int) string {
 	switch kind {
 	case connReader:
 		q.Add("_pragma", "query_only(1)")
+		// A reader's page cache lives as long as its connection and each
+		// of the readers has one; the OS caches the file anyway. 1 MB
+		// instead of the default 2 MB kept 4 MB off a first ingest's peak
+		// RSS at 500x50 without a measurable cost.
+		q.Add("_pragma", "cache_size(-1024)")
 	case connWriter:
 		// Items are 2-4 KB; in 4 KB pages most would sit alone and waste
 		// a third of the file. page_size only takes effect on a new file,
