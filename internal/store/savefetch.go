@@ -80,9 +80,14 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	for i := range u.Items {
 		ids[i] = u.Items[i].ID
 	}
-	seq := s.keyLog.snapshot()
 	p.keyHashes = make(map[string]int64)
 	var known map[string]stored
+	select {
+	case s.prepareSlots <- struct{}{}:
+	case <-ctx.Done():
+		return p
+	}
+	seq := s.keyLog.snapshot()
 	_ = s.read(ctx, func(tx *sql.Tx) error {
 		var err error
 		if known, err = storedItems(ctx, tx, ids); err != nil {
@@ -121,6 +126,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		p.cands, p.looked, p.seq = cands, looked, seq
 		return nil
 	})
+	<-s.prepareSlots
 	// Outside the read transaction, which holds one of a few reader
 	// connections.
 	p.html = make(map[string]any, len(u.Items))

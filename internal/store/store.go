@@ -43,6 +43,11 @@ const pageSize = 16384
 // SQLite reads are CPU bound, so a few connections are enough.
 const readers = 4
 
+// prepareReaders is how many of the readers SaveFetch's preparation may
+// hold at once, so that at least one stays free for readers of outputs
+// while ingestion runs at full speed.
+const prepareReaders = readers - 1
+
 // Options tune Open.
 type Options struct {
 	// Logger receives migration notices; nil discards them.
@@ -61,7 +66,9 @@ type Store struct {
 	reader *sql.DB   // query-only pool
 	batch  *batcher  // runs SaveFetch calls; nil when read-only
 	stmts  stmtCache // the batcher's statements, prepared on the writer
-	keyLog keyLog    // story keys of recent commits (keylog.go)
+	// prepareSlots holds a token per read that prepare has running.
+	prepareSlots chan struct{}
+	keyLog       keyLog // story keys of recent commits (keylog.go)
 }
 
 // Open opens the database at path, creating and migrating it as needed.
@@ -103,6 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.reader.SetMaxOpenConns(readers)
 	s.reader.SetMaxIdleConns(readers)
+	s.prepareSlots = make(chan struct{}, prepareReaders)
 	if s.writer != nil {
 		s.startBatcher()
 	}
