@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"time"
 
 	"github.com/syndic-dev/syndic/internal/dedup"
@@ -92,6 +93,11 @@ type Ingester struct {
 	fetch Fetcher
 	store Store
 	opts  Options
+	// parsing holds a token per parse running: parsing is CPU-bound,
+	// and with more parses than CPUs runnable at once, every other
+	// goroutine of the process (the store's writer, HTTP handlers
+	// serving outputs) queued behind them for tens of milliseconds.
+	parsing chan struct{}
 }
 
 // New returns an Ingester.
@@ -108,7 +114,7 @@ func New(f Fetcher, st Store, opts Options) *Ingester {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 24 * time.Hour
 	}
-	return &Ingester{fetch: f, store: st, opts: opts}
+	return &Ingester{fetch: f, store: st, opts: opts, parsing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Run fetches src once and stores what it found. It never panics on bad
@@ -182,7 +188,14 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 	if resp.NotModified {
 		res.Status = model.StatusNotModified
 	} else {
+		select {
+		case in.parsing <- struct{}{}:
+		case <-ctx.Done():
+			res.Status, res.ErrClass, res.Err = model.StatusError, model.ErrClassCancelled, ctx.Err()
+			return res
+		}
 		feed, perr := parser.Parse(resp.Body, resp.ContentType, resp.FinalURL, parser.Options{MaxItems: in.opts.MaxItems, Now: now})
+		<-in.parsing
 		if perr != nil {
 			class := model.ErrClassParse
 			var nf *parser.NotAFeedError
