@@ -154,6 +154,17 @@ func TestFetchEndToEnd(t *testing.T) {
 	if got := farm.Requests().NotModified; got != n {
 		t.Errorf("farm answered %d 304s, want %d", got, n)
 	}
+	// The 304s' states are written while the pass goes on (store
+	// Options.AsyncStateSaves); every one must be in the database.
+	states, err := openTestStore(t, cfg).FetchStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if st := states[feedfarm.SourceID(i)]; st.Status != model.StatusNotModified {
+			t.Fatalf("source %s: status %q after the all-304 pass, want %q", feedfarm.SourceID(i), st.Status, model.StatusNotModified)
+		}
+	}
 }
 
 func lastLine(s string) string {

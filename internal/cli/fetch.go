@@ -14,6 +14,7 @@ import (
 	"github.com/syndic-dev/syndic/internal/fetcher"
 	"github.com/syndic-dev/syndic/internal/ingest"
 	"github.com/syndic-dev/syndic/internal/model"
+	"github.com/syndic-dev/syndic/internal/store"
 )
 
 func runFetch(ctx context.Context, env *Env, args []string) error {
@@ -48,7 +49,10 @@ Example crontab line:
 		return err
 	}
 	logger := newLogger(env.Stderr, cfg)
-	st, err := openStore(ctx, cfg, logger, true)
+	// A pass waits for the commit of every fetch with items, not for the
+	// state of a 304 or a failure: those are written in batches while the
+	// pass goes on, and Flush below waits for them.
+	st, err := openStoreWith(ctx, cfg, true, store.Options{Logger: logger, AsyncStateSaves: true})
 	if err != nil {
 		return err
 	}
@@ -79,8 +83,12 @@ Example crontab line:
 		}
 		p.show(tot)
 	})
+	flushErr := st.Flush(context.WithoutCancel(ctx))
 	p.clear()
 	fmt.Fprintln(env.Stdout, tot.summary(time.Since(start)))
+	if flushErr != nil {
+		return fmt.Errorf("record source states: %w", flushErr)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}

@@ -79,7 +79,12 @@ func openConfigStore(ctx context.Context, env *Env, path string, sync bool) (*co
 // openStore opens the database named by the config and records which
 // sources are configured, so that removed ones are marked orphaned.
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, sync bool) (*store.Store, error) {
-	st, err := store.Open(ctx, cfg.StoragePath(), store.Options{Logger: logger})
+	return openStoreWith(ctx, cfg, sync, store.Options{Logger: logger})
+}
+
+// openStoreWith is openStore with the store's options given.
+func openStoreWith(ctx context.Context, cfg *config.Config, sync bool, opts store.Options) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.StoragePath(), opts)
 	if err != nil {
 		return nil, err // store.Open names the path
 	}

@@ -31,21 +31,39 @@ const (
 
 // saveReq is one SaveFetch waiting for the batcher.
 type saveReq struct {
-	ctx  context.Context
-	u    model.FetchUpdate
-	pre  *prepared
-	res  model.SaveResult
-	err  error
-	done chan struct{}
+	ctx   context.Context
+	u     model.FetchUpdate
+	pre   *prepared
+	res   model.SaveResult
+	err   error
+	done  chan struct{}
+	async bool // queued by an asynchronous state save; nobody waits on done
 }
 
 // batcher owns the goroutine that runs queued fetches.
 type batcher struct {
-	queue chan *saveReq
+	queue chan *saveReq // SaveFetch calls, which wait for their commit
+	// async holds the state-only saves of Options.AsyncStateSaves: the
+	// caller goes on at once, Flush waits for them.
+	async chan *saveReq
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+
+	mu      sync.Mutex
+	pending int             // async saves not yet written
+	idle    []chan struct{} // closed when pending drops to 0
+	errs    []error         // of async saves, for Flush and Close
+	lost    int             // errors beyond maxAsyncErrors
 }
+
+// asyncQueue bounds the asynchronous state saves waiting: past it
+// SaveFetch waits for room, so a stalled writer slows fetching down
+// instead of growing memory.
+const asyncQueue = 1024
+
+// maxAsyncErrors bounds the errors of asynchronous saves kept for Flush.
+const maxAsyncErrors = 10
 
 // errClosed is returned by SaveFetch once Close has begun.
 var errClosed = errors.New("store is closed")
@@ -53,6 +71,7 @@ var errClosed = errors.New("store is closed")
 func (s *Store) startBatcher() {
 	s.batch = &batcher{
 		queue: make(chan *saveReq),
+		async: make(chan *saveReq, asyncQueue),
 		quit:  make(chan struct{}),
 	}
 	s.batch.wg.Add(1)
@@ -62,14 +81,26 @@ func (s *Store) startBatcher() {
 	}()
 }
 
-// stopBatcher ends the batcher after the batch in progress; fetches still
-// waiting to be taken get errClosed.
+// stopBatcher ends the batcher after the batch in progress and the
+// asynchronous state saves queued; SaveFetch calls still waiting to be
+// taken get errClosed.
 func (s *Store) stopBatcher() {
 	if s.batch == nil {
 		return
 	}
-	s.batch.once.Do(func() { close(s.batch.quit) })
-	s.batch.wg.Wait()
+	b := s.batch
+	b.once.Do(func() { close(b.quit) })
+	b.wg.Wait()
+	// A save queued while the batcher ended is not written.
+	for {
+		select {
+		case r := <-b.async:
+			r.err = errClosed
+			b.settle(r)
+		default:
+			return
+		}
+	}
 }
 
 // enqueue hands r to the batcher and waits for its outcome. Once the
@@ -88,28 +119,133 @@ func (s *Store) enqueue(ctx context.Context, r *saveReq) (model.SaveResult, erro
 	return r.res, r.err
 }
 
-// runBatcher forms batches of the fetches waiting and runs them.
+// enqueueAsync queues a state-only save and returns at once, or when
+// the queue has room.
+func (s *Store) enqueueAsync(ctx context.Context, r *saveReq) error {
+	b := s.batch
+	select {
+	case <-b.quit:
+		return errClosed
+	default:
+	}
+	b.mu.Lock()
+	b.pending++
+	b.mu.Unlock()
+	select {
+	case b.async <- r:
+		return nil
+	case <-ctx.Done():
+		b.settle(nil)
+		return ctx.Err()
+	case <-b.quit:
+		b.settle(nil)
+		return errClosed
+	}
+}
+
+// settle records the end of an asynchronous save (r nil: it was never
+// queued).
+func (b *batcher) settle(r *saveReq) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r != nil && r.err != nil {
+		if len(b.errs) < maxAsyncErrors {
+			b.errs = append(b.errs, fmt.Errorf("save state of source %q: %w", r.u.SourceID, r.err))
+		} else {
+			b.lost++
+		}
+	}
+	if b.pending--; b.pending == 0 {
+		for _, ch := range b.idle {
+			close(ch)
+		}
+		b.idle = nil
+	}
+}
+
+// idleChan returns a channel closed once no asynchronous save is pending.
+func (b *batcher) idleChan() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch := make(chan struct{})
+	if b.pending == 0 {
+		close(ch)
+	} else {
+		b.idle = append(b.idle, ch)
+	}
+	return ch
+}
+
+// takeErrors returns the errors of asynchronous saves since the last call.
+func (b *batcher) takeErrors() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	errs := b.errs
+	if b.lost > 0 {
+		errs = append(errs, fmt.Errorf("and %d more state saves failed", b.lost))
+	}
+	b.errs, b.lost = nil, 0
+	return errors.Join(errs...)
+}
+
+// Flush waits until every state save queued under Options.AsyncStateSaves
+// is written, and returns their errors since the last Flush.
+func (s *Store) Flush(ctx context.Context) error {
+	if s.batch == nil {
+		return nil
+	}
+	select {
+	case <-s.batch.idleChan():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.batch.takeErrors()
+}
+
+// runBatcher forms batches of the fetches waiting and runs them. Once
+// quit, it writes the asynchronous saves still queued and ends.
 func (s *Store) runBatcher() {
 	var next *saveReq
+	quitting := false
 	for {
 		first := next
-		if first == nil {
+		if first == nil && !quitting {
 			select {
 			case first = <-s.batch.queue:
+			case first = <-s.batch.async:
 			case <-s.batch.quit:
+				quitting = true
+			}
+		}
+		if first == nil {
+			select {
+			case first = <-s.batch.async:
+			default:
 				return
 			}
 		}
 		var reqs []*saveReq
 		reqs, next = fillBatch(first, func() *saveReq {
+			if !quitting {
+				select {
+				case r := <-s.batch.queue:
+					return r
+				default:
+				}
+			}
 			select {
-			case r := <-s.batch.queue:
+			case r := <-s.batch.async:
 				return r
 			default:
 				return nil
 			}
 		})
 		s.runBatch(reqs)
+		for _, r := range reqs {
+			if r.async {
+				s.batch.settle(r)
+			}
+		}
 	}
 }
 

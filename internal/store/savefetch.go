@@ -44,6 +44,13 @@ func (s *Store) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveR
 		return model.SaveResult{}, fmt.Errorf("save fetch of source %q: %w", u.SourceID, ErrReadOnly)
 	}
 	u.State = st
+	if u.Items == nil && s.asyncState {
+		r := &saveReq{ctx: context.WithoutCancel(ctx), u: u, pre: &prepared{}, done: make(chan struct{}), async: true}
+		if err := s.enqueueAsync(ctx, r); err != nil {
+			return model.SaveResult{}, fmt.Errorf("save fetch of source %q: %w", u.SourceID, err)
+		}
+		return model.SaveResult{}, nil
+	}
 	r := &saveReq{ctx: ctx, u: u, pre: s.prepare(ctx, &u), done: make(chan struct{})}
 	res, err := s.enqueue(ctx, r)
 	if err != nil {

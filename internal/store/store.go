@@ -56,16 +56,25 @@ type Options struct {
 	// file is created, no migration runs and writing methods return
 	// ErrReadOnly.
 	ReadOnly bool
+	// AsyncStateSaves makes SaveFetch of an update without items (a 304,
+	// a failed fetch) queue the source's state and return at once,
+	// instead of waiting for its commit. Flush waits for the queued
+	// states and reports their errors; Close writes those still queued.
+	// An all-304 pass of 10,000 sources otherwise runs 10,000 commits
+	// one after the other.
+	AsyncStateSaves bool
 }
 
 // Store is syndic's database. Every method is safe for concurrent use.
 type Store struct {
 	path   string
 	log    *slog.Logger
-	writer *sql.DB   // one connection; nil when read-only
-	reader *sql.DB   // query-only pool
-	batch  *batcher  // runs SaveFetch calls; nil when read-only
-	stmts  stmtCache // the batcher's statements, prepared on the writer
+	writer *sql.DB  // one connection; nil when read-only
+	reader *sql.DB  // query-only pool
+	batch  *batcher // runs SaveFetch calls; nil when read-only
+	// asyncState is Options.AsyncStateSaves.
+	asyncState bool
+	stmts      stmtCache // the batcher's statements, prepared on the writer
 	// prepareSlots holds a token per read that prepare has running.
 	prepareSlots chan struct{}
 	keyLog       keyLog // story keys of recent commits (keylog.go)
@@ -81,7 +90,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, log: log}
+	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves}
 	if opts.ReadOnly {
 		if _, err := os.Stat(abs); err != nil {
 			return nil, fmt.Errorf("open database %q read-only: %w", path, err)
@@ -174,6 +183,9 @@ func (s *Store) Close() error {
 	s.stopBatcher()
 	s.stmts.close()
 	var errs []error
+	if s.batch != nil {
+		errs = append(errs, s.batch.takeErrors())
+	}
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
 	}
