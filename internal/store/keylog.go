@@ -91,6 +91,14 @@ func (l *keyLog) checkDataVersion(v int64) {
 	}
 }
 
+// covers reports whether the log holds every commit after seq, and no
+// other process wrote since.
+func (l *keyLog) covers(seq uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return seq >= l.floor
+}
+
 // since returns the keys among hashes that commits after seq added, and
 // false when the log does not reach back to seq.
 func (l *keyLog) since(seq uint64, hashes []int64) (map[int64][]storyKey, bool) {

@@ -131,3 +131,65 @@ func TestPreparedCandidatesAfterForeignWrite(t *testing.T) {
 		t.Errorf("late fetch: %s, want its item to join the story the other store wrote", counts(late.res))
 	}
 }
+
+// TestPreparedUnchangedAfterForeignWrite: another process changes an item
+// between a fetch's snapshot, which held it unchanged, and the fetch's
+// write. The writer must look again and restore the fetched content.
+func TestPreparedUnchangedAfterForeignWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	orig := newItem("s", "1", "Original headline", t0)
+	mustSave(t, a, update("s", t0, orig))
+
+	r := &saveReq{ctx: ctx, u: update("s", t0.Add(time.Minute), orig), done: make(chan struct{})}
+	r.pre = a.prepare(ctx, &r.u)
+	if !r.pre.unchanged[orig.ID] {
+		t.Fatal("snapshot did not hold the item unchanged")
+	}
+	changed := orig
+	changed.Title = "Changed headline"
+	rehash(&changed)
+	if res := mustSave(t, b, update("s", t0.Add(30*time.Second), changed)); res.Updated != 1 {
+		t.Fatalf("other store: %s, want 1 updated", counts(res))
+	}
+	a.runBatch([]*saveReq{r})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.res.Updated != 1 {
+		t.Errorf("fetch after the other process's change: %s, want 1 updated", counts(r.res))
+	}
+	if got := mustItem(t, a, orig.ID).Title; got != orig.Title {
+		t.Errorf("title %q, want %q", got, orig.Title)
+	}
+}
+
+// TestPreparedUnchangedSkipsLookup: an item the snapshot held unchanged
+// counts as unchanged without a second lookup, and a changed one is
+// still updated.
+func TestPreparedUnchangedSkipsLookup(t *testing.T) {
+	s := openStore(t)
+	one, two := newItem("s", "1", "First headline", t0), newItem("s", "2", "Second headline", t0)
+	mustSave(t, s, update("s", t0, one, two))
+	two.Title = "Second headline, revised"
+	rehash(&two)
+	r := &saveReq{ctx: context.Background(), u: update("s", t0.Add(time.Minute), one, two), done: make(chan struct{})}
+	r.pre = s.prepare(context.Background(), &r.u)
+	if !r.pre.unchanged[one.ID] || r.pre.unchanged[two.ID] {
+		t.Fatalf("unchanged = %v, want only item 1", r.pre.unchanged)
+	}
+	s.runBatch([]*saveReq{r})
+	if r.err != nil || r.res.Unchanged != 1 || r.res.Updated != 1 {
+		t.Errorf("save: %s, %v; want 1 unchanged, 1 updated", counts(r.res), r.err)
+	}
+}

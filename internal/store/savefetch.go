@@ -74,6 +74,9 @@ type prepared struct {
 	cands  map[int64][]candidate
 	looked map[string]bool // ids of the items whose candidates were read
 	seq    uint64
+	// unchanged holds the ids of the items the snapshot held with the
+	// same content hash; nil when the snapshot was not read.
+	unchanged map[string]bool
 }
 
 // prepare fills a prepared for u from a read snapshot. Errors only mean
@@ -99,6 +102,12 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		var err error
 		if known, err = storedItems(ctx, tx, ids); err != nil {
 			return err
+		}
+		p.seq, p.unchanged = seq, make(map[string]bool, len(known))
+		for i := range u.Items {
+			if old, ok := known[u.Items[i].ID]; ok && old.hash == u.Items[i].ContentHash {
+				p.unchanged[u.Items[i].ID] = true
+			}
 		}
 		if u.DedupWindow <= 0 {
 			return nil
@@ -130,7 +139,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		if err != nil {
 			return err
 		}
-		p.cands, p.looked, p.seq = cands, looked, seq
+		p.cands, p.looked = cands, looked
 		return nil
 	})
 	<-s.prepareSlots
@@ -261,6 +270,22 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		tombstoned[k] = true
 	}
 
+	// Items the snapshot of prepare held unchanged need no second look
+	// when nothing but this process wrote since: only a fetch of the same
+	// source changes an item's content, and a source has one fetch per
+	// batch; an item pruned since is tombstoned, so it is skipped either
+	// way.
+	var unchanged map[string]bool
+	if pre != nil && pre.unchanged != nil && log != nil && log.covers(pre.seq) {
+		unchanged = pre.unchanged
+		rest := ids[:0:0]
+		for _, id := range ids {
+			if !unchanged[id] {
+				rest = append(rest, id)
+			}
+		}
+		ids = rest
+	}
 	existing, err := storedItems(ctx, tx, ids)
 	if err != nil {
 		return res, fmt.Errorf("read stored items: %w", err)
@@ -278,7 +303,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		if it.SourceID != "" && it.SourceID != u.SourceID {
 			return res, fmt.Errorf("item %q: belongs to source %q", it.ID, it.SourceID)
 		}
-		if _, ok := existing[it.ID]; !ok && !tombstoned[it.Key] {
+		if _, ok := existing[it.ID]; !ok && !tombstoned[it.Key] && !unchanged[it.ID] {
 			fresh = append(fresh, it)
 		}
 	}
@@ -286,7 +311,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		return res, fmt.Errorf("find stories: %w", err)
 	}
 	for _, it := range items {
-		if tombstoned[it.Key] {
+		if tombstoned[it.Key] || unchanged[it.ID] {
 			res.Unchanged++
 			continue
 		}
