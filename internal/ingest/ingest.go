@@ -33,6 +33,13 @@ type Store interface {
 	SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveResult, error)
 }
 
+// KnownStore is a Store that can tell which items it holds unchanged, so
+// that the parser skips converting them (parser.Options.Known). A feed
+// that gains a few items at the top is mostly items seen before.
+type KnownStore interface {
+	KnownItems(ctx context.Context, sourceID string, keys []string) (map[string]model.KnownItem, error)
+}
+
 // Source is what ingestion needs to know about one configured source.
 type Source struct {
 	ID      string
@@ -194,7 +201,17 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 			res.Status, res.ErrClass, res.Err = model.StatusError, model.ErrClassCancelled, ctx.Err()
 			return res
 		}
-		feed, perr := parser.Parse(resp.Body, resp.ContentType, resp.FinalURL, parser.Options{MaxItems: in.opts.MaxItems, Now: now})
+		popts := parser.Options{MaxItems: in.opts.MaxItems, Now: now}
+		if ks, ok := in.store.(KnownStore); ok {
+			popts.Known = func(keys []string) map[string]model.KnownItem {
+				known, err := ks.KnownItems(ctx, src.ID, keys)
+				if err != nil {
+					return nil // convert every item; SaveFetch reports a broken store
+				}
+				return known
+			}
+		}
+		feed, perr := parser.Parse(resp.Body, resp.ContentType, resp.FinalURL, popts)
 		<-in.parsing
 		if perr != nil {
 			class := model.ErrClassParse

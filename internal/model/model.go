@@ -68,6 +68,22 @@ type Item struct {
 	StoryID  string
 	Featured bool
 	Hidden   bool
+	// RawHash is a hash of the parts of the feed's item that ContentHash
+	// derives from, taken before any conversion (0: unknown). When it
+	// matches the stored item's, the parser skips converting the item.
+	RawHash int64
+	// Unconverted marks an item the parser did not convert because the
+	// store holds it with the same RawHash: only Key, ID, SourceID,
+	// RawHash and ContentHash (the stored one) are set. The store counts
+	// it unchanged and never writes it.
+	Unconverted bool
+}
+
+// KnownItem is what the parser needs of a stored item to skip converting
+// it again.
+type KnownItem struct {
+	RawHash     int64
+	ContentHash string
 }
 
 // ItemID derives the public id of an item from its source and identity key.

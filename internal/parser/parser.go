@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"mime"
 	"net/url"
 	"strconv"
@@ -53,6 +54,12 @@ type Options struct {
 	// Now is the fetch time. Item dates more than 10 minutes after it are
 	// clamped to it. The zero value disables clamping.
 	Now time.Time
+	// Known, when set, is asked once per document for the stored items
+	// with the given keys (of the items identified by guid or link).
+	// An item whose RawHash matches its stored one is not converted: it
+	// comes back Unconverted, with the stored ContentHash. Nil, or a nil
+	// map, converts every item.
+	Known func(keys []string) map[string]model.KnownItem
 }
 
 // NotAFeedError reports that the document is an HTML page, not a feed.
@@ -221,12 +228,37 @@ func convert(gf *gofeed.Feed, feedURL string, opts Options) *model.Feed {
 		f.Skipped = n - opts.MaxItems
 		n = opts.MaxItems
 	}
+	// Items identified by guid or link have their key before conversion;
+	// those stored with the same raw hash need none.
+	var known map[string]model.KnownItem
+	if opts.Known != nil {
+		var keys []string
+		for i, it := range gf.Items[:n] {
+			if it != nil {
+				if k := preKey(ids[i], guidCount, linkCount); k != "" {
+					keys = append(keys, k)
+				}
+			}
+		}
+		if len(keys) > 0 {
+			known = opts.Known(keys)
+		}
+	}
 	f.Items = make([]model.Item, 0, n)
 	for i, it := range gf.Items[:n] {
 		if it == nil {
 			continue
 		}
-		item := convertItem(it, itemAt(jsonItems, i), ids[i], base, feedAuthor, opts.Now)
+		ji := itemAt(jsonItems, i)
+		raw := rawHash(it, ji, ids[i].link)
+		if k := preKey(ids[i], guidCount, linkCount); k != "" {
+			if kn, ok := known[k]; ok && kn.RawHash == raw {
+				f.Items = append(f.Items, model.Item{Key: k, RawHash: raw, ContentHash: kn.ContentHash, Unconverted: true})
+				continue
+			}
+		}
+		item := convertItem(it, ji, ids[i], base, feedAuthor, opts.Now)
+		item.RawHash = raw
 		switch {
 		case item.GUID != "" && guidCount[item.GUID] == 1:
 			item.Key = "guid:" + item.GUID
@@ -256,6 +288,48 @@ type itemIDs struct {
 	guidIsLink   bool
 	link         string // itemLink
 	canonicalURL string // of link
+}
+
+// preKey is the key of an item identified by its guid or link, known
+// before conversion; "" for an item keyed by a hash of its content.
+// convert's switch gives converted items the same key.
+func preKey(id itemIDs, guidCount, linkCount map[string]int) string {
+	switch {
+	case id.guid != "" && guidCount[id.guid] == 1:
+		return "guid:" + id.guid
+	case id.canonicalURL != "" && linkCount[id.canonicalURL] == 1:
+		return "link:" + id.canonicalURL
+	}
+	return ""
+}
+
+// rawHashVersion changes whenever convertItem derives the title or text,
+// and so ContentHash, differently from the same raw fields: stored raw
+// hashes then stop matching and every item is converted once more.
+const rawHashVersion = "1"
+
+// rawHash hashes what convertItem derives an item's ContentHash from: its
+// title, content, description, JSON Feed content_text (and whether it
+// has content_html), and its link, which titles an item with neither
+// title nor text. Zero is reserved for "unknown".
+func rawHash(it *gofeed.Item, ji *json.Item, link string) int64 {
+	h := fnv.New64a()
+	for _, s := range []string{rawHashVersion, it.Title, it.Content, it.Description, link} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if ji != nil {
+		if ji.ContentHTML != "" {
+			h.Write([]byte{1})
+		}
+		h.Write([]byte{0})
+		h.Write([]byte(ji.ContentText))
+	}
+	v := int64(h.Sum64())
+	if v == 0 {
+		v = 1
+	}
+	return v
 }
 
 // convertItem normalizes one item; Key is set by the caller.

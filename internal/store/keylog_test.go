@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/syndic-dev/syndic/internal/model"
 )
 
 func TestKeyLog(t *testing.T) {
@@ -191,5 +193,37 @@ func TestPreparedUnchangedSkipsLookup(t *testing.T) {
 	s.runBatch([]*saveReq{r})
 	if r.err != nil || r.res.Unchanged != 1 || r.res.Updated != 1 {
 		t.Errorf("save: %s, %v; want 1 unchanged, 1 updated", counts(r.res), r.err)
+	}
+}
+
+// TestUnconvertedItems: KnownItems returns the raw hashes stored, an
+// unconverted item of a stored one counts unchanged and leaves the row as
+// it was, and an unconverted item the store does not hold (pruned since)
+// is never written.
+func TestUnconvertedItems(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	one := newItem("s", "1", "First headline", t0)
+	one.RawHash = 42
+	two := newItem("s", "2", "Second headline", t0) // no raw hash: stored NULL
+	mustSave(t, s, update("s", t0, one, two))
+	known, err := s.KnownItems(ctx, "s", []string{one.Key, two.Key, "guid:nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(known) != 1 || known[one.Key].RawHash != 42 || known[one.Key].ContentHash != one.ContentHash {
+		t.Fatalf("KnownItems = %v, want only item 1 with raw hash 42", known)
+	}
+	stub := model.Item{ID: one.ID, SourceID: "s", Key: one.Key, RawHash: 42, ContentHash: one.ContentHash, Unconverted: true}
+	gone := model.Item{ID: model.ItemID("s", "guid:3"), SourceID: "s", Key: "guid:3", RawHash: 7, ContentHash: "x", Unconverted: true}
+	res := mustSave(t, s, update("s", t0.Add(time.Minute), stub, two, gone))
+	if res.New != 0 || res.Updated != 0 || res.Unchanged != 2 {
+		t.Errorf("save with unconverted items: %s, want 2 unchanged and nothing written", counts(res))
+	}
+	if got := mustItem(t, s, one.ID); got.Title != one.Title || got.ContentHTML != one.ContentHTML {
+		t.Errorf("item 1 after an unconverted save: %q %q", got.Title, got.ContentHTML)
+	}
+	if _, err := s.Item(ctx, gone.ID); err == nil {
+		t.Error("an unconverted item the store did not hold was written")
 	}
 }

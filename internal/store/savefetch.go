@@ -303,7 +303,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		if it.SourceID != "" && it.SourceID != u.SourceID {
 			return res, fmt.Errorf("item %q: belongs to source %q", it.ID, it.SourceID)
 		}
-		if _, ok := existing[it.ID]; !ok && !tombstoned[it.Key] && !unchanged[it.ID] {
+		if _, ok := existing[it.ID]; !ok && !tombstoned[it.Key] && !unchanged[it.ID] && !it.Unconverted {
 			fresh = append(fresh, it)
 		}
 	}
@@ -313,6 +313,14 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 	for _, it := range items {
 		if tombstoned[it.Key] || unchanged[it.ID] {
 			res.Unchanged++
+			continue
+		}
+		if it.Unconverted {
+			// Never written: the parser left it out because the store held
+			// it. If it is gone since (pruned), the next fetch converts it.
+			if _, ok := existing[it.ID]; ok {
+				res.Unchanged++
+			}
 			continue
 		}
 		if old, ok := existing[it.ID]; ok {
@@ -430,7 +438,8 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 			content_hash = ?,
 			published = ?,
 			updated = ?,
-			changed = ?
+			changed = ?,
+			raw_hash = ?
 		WHERE rowid = ?`)
 	if err != nil {
 		return err
@@ -462,9 +471,18 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 		published,
 		w.now,
 		w.now,
+		rawHashValue(it),
 		old.rowid,
 	)
 	return err
+}
+
+// rawHashValue is the raw_hash column of it: NULL when unknown.
+func rawHashValue(it *model.Item) any {
+	if it.RawHash == 0 {
+		return nil
+	}
+	return it.RawHash
 }
 
 // insert stores a new item, linking it to a story of another source when
@@ -499,8 +517,9 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 			author,
 			categories,
 			summary,
-			content_html
-		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			content_html,
+			raw_hash
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// Not RETURNING rowid: SQLite runs RETURNING as a trigger, and a
 	// statement with a trigger keeps a statement journal, one temp-file
 	// write per page it touches.
@@ -540,6 +559,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		categories,
 		it.Summary,
 		html,
+		rawHashValue(it),
 	)
 	if err != nil {
 		return false, err
@@ -845,4 +865,42 @@ func jsonInts(l []int64) string {
 		return "[]"
 	}
 	return string(b)
+}
+
+// KnownItems returns the raw and content hashes of the stored items of
+// sourceID with the given keys that have a raw hash, for the parser to
+// skip converting them again (parser.Options.Known).
+func (s *Store) KnownItems(ctx context.Context, sourceID string, keys []string) (map[string]model.KnownItem, error) {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = model.ItemID(sourceID, k)
+	}
+	out := make(map[string]model.KnownItem, len(keys))
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT
+				key,
+				raw_hash,
+				content_hash
+			FROM items
+			WHERE id IN (SELECT value FROM json_each(?))
+				AND raw_hash IS NOT NULL`, jsonArray(ids))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			var k model.KnownItem
+			if err := rows.Scan(&key, &k.RawHash, &k.ContentHash); err != nil {
+				return err
+			}
+			out[key] = k
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read known items of source %q: %w", sourceID, err)
+	}
+	return out, nil
 }
