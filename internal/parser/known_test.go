@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/syndic-dev/syndic/internal/model"
@@ -83,4 +85,41 @@ func TestRawHashFollowsContent(t *testing.T) {
 	if raw(doc("A headline", "Another body", d1)) == base {
 		t.Error("a changed description kept the raw hash")
 	}
+}
+
+// FuzzParseKnown: parsing a document again with Known reporting what the
+// first parse gave leaves every item keyed by guid or link unconverted
+// with the first content hash, and converts the others exactly as before.
+func FuzzParseKnown(f *testing.F) {
+	for _, c := range goldenCases {
+		f.Add(readFixture(f, c.file), c.contentType)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		opts := Options{MaxItems: 100, Now: fetchTime}
+		first, err := Parse(body, contentType, fixtureURL, opts)
+		if err != nil {
+			return
+		}
+		stored := map[string]model.KnownItem{}
+		for _, it := range first.Items {
+			stored[it.Key] = model.KnownItem{RawHash: it.RawHash, ContentHash: it.ContentHash}
+		}
+		opts.Known = func([]string) map[string]model.KnownItem { return stored }
+		second, err := Parse(body, contentType, fixtureURL, opts)
+		if err != nil || len(second.Items) != len(first.Items) {
+			t.Fatalf("second parse: %v, %d items, want %d", err, len(second.Items), len(first.Items))
+		}
+		for i, it := range second.Items {
+			want := first.Items[i]
+			if it.Key != want.Key || it.RawHash != want.RawHash || it.ContentHash != want.ContentHash {
+				t.Fatalf("item %d: key %q raw %d hash %q, want %q %d %q", i, it.Key, it.RawHash, it.ContentHash, want.Key, want.RawHash, want.ContentHash)
+			}
+			if it.Unconverted != !strings.HasPrefix(want.Key, "hash:") {
+				t.Fatalf("item %d (%q): Unconverted = %v", i, it.Key, it.Unconverted)
+			}
+			if !it.Unconverted && !reflect.DeepEqual(it, want) {
+				t.Fatalf("item %d converted differently:\n%+v\n%+v", i, it, want)
+			}
+		}
+	})
 }
