@@ -3,6 +3,9 @@ package publish
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -117,3 +120,55 @@ func BenchmarkRebuild(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkServeFeed measures the handler's own work on a cached render:
+// a GET that gets the gzip variant, and a revalidation answered 304.
+func BenchmarkServeFeed(b *testing.B) {
+	var items []model.Item
+	for i := range 50 {
+		items = append(items, item("alpha", fmt.Sprint("k", i), fmt.Sprint("Headline number ", i), i))
+	}
+	p := newTestPublisher(b, newFakeStore(items...), []model.Output{{ID: "all", Title: "All", Limit: 50}}, testSources())
+	h := p.FeedHandler()
+	get := httptest.NewRequest(http.MethodGet, "/feeds/all.atom", nil)
+	get.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, get)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("GET: %d", rec.Code)
+	}
+	cond := httptest.NewRequest(http.MethodGet, "/feeds/all.atom", nil)
+	cond.Header.Set("Accept-Encoding", "gzip")
+	cond.Header.Set("If-None-Match", rec.Header().Get("ETag"))
+	for _, c := range []struct {
+		name string
+		req  *http.Request
+		want int
+	}{{"200", get, http.StatusOK}, {"304", cond, http.StatusNotModified}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := &discardWriter{h: http.Header{}}
+				h.ServeHTTP(w, c.req)
+				if w.code != c.want {
+					b.Fatalf("status %d, want %d", w.code, c.want)
+				}
+			}
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (w *discardWriter) WriteHeader(code int) { w.code = code }

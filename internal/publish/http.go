@@ -66,7 +66,9 @@ func (p *Publisher) serveFeedStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := 1
-	if vals, ok := r.URL.Query()["page"]; ok {
+	if r.URL.RawQuery == "" {
+		// Most requests: no query to parse.
+	} else if vals, ok := r.URL.Query()["page"]; ok {
 		n, err := strconv.Atoi(vals[0])
 		if err != nil || n < 1 {
 			textError(w, http.StatusBadRequest, fmt.Sprintf("page %q is not a positive integer", vals[0]))
@@ -136,23 +138,30 @@ func (p *Publisher) notFound(w http.ResponseWriter, msg string) {
 func (p *Publisher) serveRendered(w http.ResponseWriter, r *http.Request, rd *Rendered) {
 	h := w.Header()
 	h.Set("Vary", "Accept-Encoding")
-	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(p.maxAge/time.Second), 10))
+	h.Set("Cache-Control", p.cacheControl)
 	gz := acceptsGzip(r.Header.Values("Accept-Encoding"))
-	etag, body := rd.ETag, rd.Body
+	etag, body, length := rd.ETag, rd.Body, rd.bodyLength
 	if gz {
-		etag, body = rd.GzipETag, rd.Gzip
+		etag, body, length = rd.GzipETag, rd.Gzip, rd.gzipLength
 	}
 	h.Set("ETag", etag)
 	if notModified(r, etag, rd.LastModified) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Last-Modified", rd.LastModified.UTC().Format(http.TimeFormat))
+	lastMod := rd.lastModifiedHTTP
+	if lastMod == "" { // a Rendered built outside render()
+		lastMod = rd.LastModified.UTC().Format(http.TimeFormat)
+	}
+	h.Set("Last-Modified", lastMod)
 	h.Set("Content-Type", rd.ContentType)
 	if gz {
 		h.Set("Content-Encoding", "gzip")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if length == "" {
+		length = strconv.Itoa(len(body))
+	}
+	h.Set("Content-Length", length)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write means the client left

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,10 +119,12 @@ type Publisher struct {
 	st      Store
 	baseURL string
 	maxAge  time.Duration
-	now     func() time.Time
-	log     *slog.Logger
-	policy  *bluemonday.Policy // for republished HTML
-	strict  *bluemonday.Policy // strips all markup
+	// cacheControl is the Cache-Control of every feed response.
+	cacheControl string
+	now          func() time.Time
+	log          *slog.Logger
+	policy       *bluemonday.Policy // for republished HTML
+	strict       *bluemonday.Policy // strips all markup
 
 	// renderCount counts actual renders (not cache hits); tests read it to
 	// prove that unchanged outputs are never rendered twice.
@@ -220,20 +223,21 @@ func New(st Store, opts Options) *Publisher {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Publisher{
-		obs:       obs,
-		staleWait: wait,
-		timer:     startTimer,
-		ctx:       ctx,
-		cancel:    cancel,
-		st:        st,
-		baseURL:   base,
-		maxAge:    opts.CacheMaxAge,
-		now:       now,
-		log:       log,
-		policy:    newPolicy(),
-		strict:    strictPolicy(),
-		byID:      map[string]*outputState{},
-		sources:   map[string]model.SourceInfo{},
+		obs:          obs,
+		staleWait:    wait,
+		timer:        startTimer,
+		ctx:          ctx,
+		cancel:       cancel,
+		st:           st,
+		baseURL:      base,
+		maxAge:       opts.CacheMaxAge,
+		cacheControl: "public, max-age=" + strconv.FormatInt(int64(opts.CacheMaxAge/time.Second), 10),
+		now:          now,
+		log:          log,
+		policy:       newPolicy(),
+		strict:       strictPolicy(),
+		byID:         map[string]*outputState{},
+		sources:      map[string]model.SourceInfo{},
 	}
 }
 

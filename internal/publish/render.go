@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -47,6 +48,11 @@ type Rendered struct {
 	ContentType  string
 	Entries      int // entries on this page
 	Pages        int // pages of the output
+
+	// Header values worked out once per render instead of per request.
+	lastModifiedHTTP string // LastModified in http.TimeFormat
+	bodyLength       string // len(Body) in decimal
+	gzipLength       string // len(Gzip) in decimal
 }
 
 // contentTypes maps each format to its media type.
@@ -319,14 +325,17 @@ func newRendered(body []byte, contentType string, lastMod time.Time, entries, pa
 	}
 	tag := etagOf(body)
 	return &Rendered{
-		Body:         body,
-		Gzip:         gz.Bytes(),
-		ETag:         `"` + tag + `"`,
-		GzipETag:     `"` + tag + `-gz"`,
-		LastModified: lastMod,
-		ContentType:  contentType,
-		Entries:      entries,
-		Pages:        pages,
+		Body:             body,
+		Gzip:             gz.Bytes(),
+		ETag:             `"` + tag + `"`,
+		GzipETag:         `"` + tag + `-gz"`,
+		LastModified:     lastMod,
+		ContentType:      contentType,
+		Entries:          entries,
+		Pages:            pages,
+		lastModifiedHTTP: lastMod.UTC().Format(http.TimeFormat),
+		bodyLength:       strconv.Itoa(len(body)),
+		gzipLength:       strconv.Itoa(gz.Len()),
 	}, nil
 }
 
