@@ -38,13 +38,12 @@ import (
 
 // Tuning of SameStory; see the package comment.
 const (
-	minLongTitleWords   = 5             // titles this long may differ by one word
-	titleJaccardMin     = 0.8           // word-set similarity that also counts as the same headline
-	textWords           = 60            // leading words of a text compared
-	textRelatedMin      = 0.1           // overlap coefficient: texts are about the same thing
-	textNearSameMin     = 0.8           // Jaccard: texts are practically the same
-	blockKeyWords       = 8             // titles this long get block keys instead of deletion keys
-	maxDeletionKeyWords = blockKeyWords // the longest title with deletion keys
+	minLongTitleWords = 5   // titles this long may differ by one word
+	titleJaccardMin   = 0.8 // word-set similarity that also counts as the same headline
+	textWords         = 60  // leading words of a text compared
+	textRelatedMin    = 0.1 // overlap coefficient: texts are about the same thing
+	textNearSameMin   = 0.8 // Jaccard: texts are practically the same
+	blockKeyWords     = 8   // titles this long get block keys; up to this long, deletion keys
 )
 
 // Doc is what SameStory compares: an item's title, plain text and
@@ -456,7 +455,8 @@ func storyKeys(norm []byte, canonicalURL string) []string {
 		kind byte
 		sum  [8]byte
 	}
-	var sumsBuf [2 + maxDeletionKeyWords + 6]digest
+	// At most: the title key, blockKeyWords+1 deletion keys, 6 block keys.
+	var sumsBuf [1 + blockKeyWords + 1 + 6]digest
 	sums := sumsBuf[:0]
 	add := func(kind byte, parts ...[]byte) {
 		var s [sha256.Size]byte

@@ -33,21 +33,7 @@ func (s *headStore) ItemHeads(ctx context.Context, q model.ItemQuery, text bool)
 }
 
 func (s *headStore) Selection(ctx context.Context, q model.ItemQuery, newest int) (model.Selection, error) {
-	var sel model.Selection
-	for _, h := range s.heads {
-		if h.Shared {
-			sel.Shared = append(sel.Shared, h)
-			continue
-		}
-		sel.Alone++
-		if h.Changed.After(sel.AloneChanged) {
-			sel.AloneChanged = h.Changed
-		}
-		if len(sel.Newest) < newest {
-			sel.Newest = append(sel.Newest, h)
-		}
-	}
-	return sel, nil
+	return selectionOf(s.heads, newest), nil
 }
 
 func (s *headStore) ItemsByID(ctx context.Context, ids []string) (map[string]model.Item, error) {

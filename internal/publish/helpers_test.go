@@ -113,22 +113,27 @@ func (s *fakeStore) Selection(ctx context.Context, q model.ItemQuery, newest int
 	if err != nil {
 		return model.Selection{}, err
 	}
+	return selectionOf(heads, newest), nil
+}
+
+// selectionOf builds the Selection of heads (newest first) as the store
+// would.
+func selectionOf(heads []model.ItemHead, newest int) model.Selection {
 	var sel model.Selection
-	for _, h := range heads { // newest first
-		switch {
-		case h.Shared:
+	for _, h := range heads {
+		if h.Shared {
 			sel.Shared = append(sel.Shared, h)
-		default:
-			sel.Alone++
-			if h.Changed.After(sel.AloneChanged) {
-				sel.AloneChanged = h.Changed
-			}
-			if len(sel.Newest) < newest {
-				sel.Newest = append(sel.Newest, h)
-			}
+			continue
+		}
+		sel.Alone++
+		if h.Changed.After(sel.AloneChanged) {
+			sel.AloneChanged = h.Changed
+		}
+		if len(sel.Newest) < newest {
+			sel.Newest = append(sel.Newest, h)
 		}
 	}
-	return sel, nil
+	return sel
 }
 
 func (s *fakeStore) AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]model.ItemHead, error) {

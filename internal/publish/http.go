@@ -66,12 +66,10 @@ func (p *Publisher) serveFeedStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := 1
-	if r.URL.RawQuery == "" {
-		// Most requests: no query to parse.
-	} else if vals, ok := r.URL.Query()["page"]; ok {
-		n, err := strconv.Atoi(vals[0])
+	if v, ok := pageParam(r); ok {
+		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			textError(w, http.StatusBadRequest, fmt.Sprintf("page %q is not a positive integer", vals[0]))
+			textError(w, http.StatusBadRequest, fmt.Sprintf("page %q is not a positive integer", v))
 			return
 		}
 		page = n
@@ -95,6 +93,19 @@ func (p *Publisher) serveFeedStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	p.serveRendered(w, r, rd)
+}
+
+// pageParam returns the first page parameter of r's query. Most requests
+// have no query, and parsing an empty one still allocates.
+func pageParam(r *http.Request) (string, bool) {
+	if r.URL.RawQuery == "" {
+		return "", false
+	}
+	vals, ok := r.URL.Query()["page"]
+	if !ok {
+		return "", false
+	}
+	return vals[0], true
 }
 
 // allowMethod answers 405 to anything but GET and HEAD.
@@ -149,17 +160,10 @@ func (p *Publisher) serveRendered(w http.ResponseWriter, r *http.Request, rd *Re
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	lastMod := rd.lastModifiedHTTP
-	if lastMod == "" { // a Rendered built outside render()
-		lastMod = rd.LastModified.UTC().Format(http.TimeFormat)
-	}
-	h.Set("Last-Modified", lastMod)
+	h.Set("Last-Modified", rd.lastModifiedHTTP)
 	h.Set("Content-Type", rd.ContentType)
 	if gz {
 		h.Set("Content-Encoding", "gzip")
-	}
-	if length == "" {
-		length = strconv.Itoa(len(body))
 	}
 	h.Set("Content-Length", length)
 	w.WriteHeader(http.StatusOK)

@@ -129,12 +129,13 @@ func TestSaveFetchAfterClose(t *testing.T) {
 	}
 }
 
-// TestMigrateLeanStoryKeys opens a database written at schema version 1
-// and checks that its story keys survive migration 0002 and still link
-// stories.
-func TestMigrateLeanStoryKeys(t *testing.T) {
+// openOldSchema writes a database at schema version with the first
+// version migrations and rows, and opens it, which migrates it to the
+// latest schema.
+func openOldSchema(t *testing.T, version int, rows ...string) *Store {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v1.db")
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", version))
 	db, err := sql.Open("sqlite", dsn(path, connWriter))
 	if err != nil {
 		t.Fatal(err)
@@ -143,27 +144,37 @@ func TestMigrateLeanStoryKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts := []string{
-		ms[0].sql,
-		"PRAGMA user_version = 1",
-		"INSERT INTO sources (id) VALUES ('a')",
-		`INSERT INTO items (rowid, id, source_id, published, first_seen, updated, changed, content_hash, key, title)
-			VALUES (7, 'a:1', 'a', 1, 1, 1, 1, 'h', 'k', 'Old storm')`,
-		"INSERT INTO items_fts (rowid, title, summary) VALUES (7, 'Old storm', '')",
-		"INSERT INTO story_keys (key_hash, item_rowid, source_id, first_seen) VALUES (42, 7, 'a', 1)",
+	var stmts []string
+	for _, m := range ms[:version] {
+		stmts = append(stmts, m.sql)
 	}
-	for _, q := range stmts {
+	stmts = append(stmts, fmt.Sprintf("PRAGMA user_version = %d", version))
+	for _, q := range append(stmts, rows...) {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	db.Close()
-
 	s, err := Open(ctx, path, Options{})
 	if err != nil {
-		t.Fatalf("Open v1 database: %v", err)
+		t.Fatalf("Open schema-%d database: %v", version, err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestMigrateLeanStoryKeys opens a database written at schema version 1
+// and checks that its story keys survive migration 0002 and still link
+// stories.
+func TestMigrateLeanStoryKeys(t *testing.T) {
+	ctx := context.Background()
+	s := openOldSchema(t, 1,
+		"INSERT INTO sources (id) VALUES ('a')",
+		`INSERT INTO items (rowid, id, source_id, published, first_seen, updated, changed, content_hash, key, title)
+			VALUES (7, 'a:1', 'a', 1, 1, 1, 1, 'h', 'k', 'Old storm')`,
+		"INSERT INTO items_fts (rowid, title, summary) VALUES (7, 'Old storm', '')",
+		"INSERT INTO story_keys (key_hash, item_rowid, source_id, first_seen) VALUES (42, 7, 'a', 1)",
+	)
 	if v, _ := s.SchemaVersion(ctx); v != LatestSchemaVersion() {
 		t.Errorf("schema version %d, want %d", v, LatestSchemaVersion())
 	}
@@ -186,42 +197,18 @@ func TestMigrateLeanStoryKeys(t *testing.T) {
 // joins a story saved before it.
 func TestMigrateBlockStoryKeys(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite", dsn(path, connWriter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const title = "Council approves new rail plan after long debate in city hall"
-	stmts := []string{
-		ms[0].sql,
-		ms[1].sql,
-		"PRAGMA user_version = 2",
+	s := openOldSchema(t, 2,
 		"INSERT INTO sources (id) VALUES ('a')",
 		// Item 7: canonical URL and link repeat the guid (stored NULL);
 		// item 8: a canonical URL of its own; item 9: no URL at all.
 		`INSERT INTO items (rowid, id, source_id, published, first_seen, updated, changed, content_hash, key, guid, link, canonical_url, title)
 			VALUES
-			(7, 'a:1', 'a', 1, 1, 1, 1, 'h', 'guid:https://a.example/1', NULL, NULL, NULL, '` + title + `'),
+			(7, 'a:1', 'a', 1, 1, 1, 1, 'h', 'guid:https://a.example/1', NULL, NULL, NULL, '`+title+`'),
 			(8, 'a:2', 'a', 1, 1, 1, 1, 'h', 'guid:2', NULL, 'https://a.example/2?utm_source=x', 'https://a.example/2', 'Storm closes schools'),
 			(9, 'a:3', 'a', 1, 1, 1, 1, 'h', 'hash:3', '', '', '', 'Five word title goes here')`,
 		"INSERT INTO story_keys (key_hash, item_rowid) VALUES (42, 7), (43, 8)",
-	}
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
-
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("Open v2 database: %v", err)
-	}
-	defer s.Close()
+	)
 	want := map[[2]int64]bool{}
 	for rowid, k := range map[int64][]string{
 		7: dedup.StoryKeys(title, "", "https://a.example/1"),

@@ -100,23 +100,28 @@ func TestPreparedCandidatesSeeLaterCommits(t *testing.T) {
 	}
 }
 
+// openShared opens two Stores on one file, as two processes would.
+func openShared(t *testing.T) (a, b *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	for _, s := range []**Store{&a, &b} {
+		st, err := Open(context.Background(), path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		*s = st
+	}
+	return a, b
+}
+
 // TestPreparedCandidatesAfterForeignWrite commits the story through a
 // second Store on the same file, as another process would, between a
 // fetch's snapshot and its write: the key log cannot know that story, so
 // the writer must notice the foreign write and read the candidates.
 func TestPreparedCandidatesAfterForeignWrite(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "shared.db")
-	a, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openShared(t)
 	now := t0.Add(time.Minute)
 	// A write through a, so that a's writer has seen a data version.
 	mustSave(t, a, update("warmup", now))
@@ -139,17 +144,7 @@ func TestPreparedCandidatesAfterForeignWrite(t *testing.T) {
 // write. The writer must look again and restore the fetched content.
 func TestPreparedUnchangedAfterForeignWrite(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "shared.db")
-	a, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openShared(t)
 	orig := newItem("s", "1", "Original headline", t0)
 	mustSave(t, a, update("s", t0, orig))
 

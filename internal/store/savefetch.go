@@ -91,7 +91,6 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		ids[i] = u.Items[i].ID
 	}
 	p.keyHashes = make(map[string]int64)
-	var known map[string]stored
 	select {
 	case s.prepareSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -99,8 +98,8 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	}
 	seq := s.keyLog.snapshot()
 	_ = s.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		if known, err = storedItems(ctx, tx, ids); err != nil {
+		known, err := storedItems(ctx, tx, ids)
+		if err != nil {
 			return err
 		}
 		p.seq, p.unchanged = seq, make(map[string]bool, len(known))
@@ -148,7 +147,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	p.html = make(map[string]any, len(u.Items))
 	for i := range u.Items {
 		it := &u.Items[i]
-		if old, ok := known[it.ID]; ok && old.hash == it.ContentHash {
+		if p.unchanged[it.ID] {
 			continue
 		}
 		if html, err := packHTML(it.ContentHTML); err == nil {
