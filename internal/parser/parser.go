@@ -26,13 +26,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"mime"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/mmcdole/gofeed"
 	"github.com/mmcdole/gofeed/json"
 	"github.com/mmcdole/gofeed/rss"
@@ -304,26 +304,28 @@ func preKey(id itemIDs, guidCount, linkCount map[string]int) string {
 }
 
 // rawHashVersion changes whenever convertItem derives the title or text,
-// and so ContentHash, differently from the same raw fields: stored raw
-// hashes then stop matching and every item is converted once more.
-const rawHashVersion = "1"
+// and so ContentHash, differently from the same raw fields, or the hash
+// itself changes: stored raw hashes then stop matching and every item is
+// converted once more. 2: xxhash instead of FNV-1a, which hashed a byte at
+// a time and copied every field (0.12 s of a 3.5 s first ingest).
+const rawHashVersion = "2"
 
 // rawHash hashes what convertItem derives an item's ContentHash from: its
 // title, content, description, JSON Feed content_text (and whether it
 // has content_html), and its link, which titles an item with neither
 // title nor text. Zero is reserved for "unknown".
 func rawHash(it *gofeed.Item, ji *json.Item, link string) int64 {
-	h := fnv.New64a()
+	h := xxhash.New()
 	for _, s := range []string{rawHashVersion, it.Title, it.Content, it.Description, link} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+		h.WriteString(s)
+		h.Write(zeroByte)
 	}
 	if ji != nil {
 		if ji.ContentHTML != "" {
-			h.Write([]byte{1})
+			h.Write(oneByte)
 		}
-		h.Write([]byte{0})
-		h.Write([]byte(ji.ContentText))
+		h.Write(zeroByte)
+		h.WriteString(ji.ContentText)
 	}
 	v := int64(h.Sum64())
 	if v == 0 {
@@ -331,6 +333,8 @@ func rawHash(it *gofeed.Item, ji *json.Item, link string) int64 {
 	}
 	return v
 }
+
+var zeroByte, oneByte = []byte{0}, []byte{1}
 
 // convertItem normalizes one item; Key is set by the caller.
 func convertItem(it *gofeed.Item, ji *json.Item, id itemIDs, base *url.URL, feedAuthor string, now time.Time) model.Item {
