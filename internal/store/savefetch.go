@@ -86,9 +86,13 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	if len(u.Items) == 0 {
 		return p
 	}
-	ids := make([]string, len(u.Items))
+	// Unconverted items were looked up already, by the parser through
+	// KnownItems, and are never written: the writer only counts them.
+	ids := make([]string, 0, len(u.Items))
 	for i := range u.Items {
-		ids[i] = u.Items[i].ID
+		if !u.Items[i].Unconverted {
+			ids = append(ids, u.Items[i].ID)
+		}
 	}
 	p.keyHashes = make(map[string]int64)
 	select {
@@ -102,10 +106,11 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		if err != nil {
 			return err
 		}
-		p.seq, p.unchanged = seq, make(map[string]bool, len(known))
+		p.seq, p.unchanged = seq, make(map[string]bool, len(u.Items))
 		for i := range u.Items {
-			if old, ok := known[u.Items[i].ID]; ok && old.hash == u.Items[i].ContentHash {
-				p.unchanged[u.Items[i].ID] = true
+			it := &u.Items[i]
+			if old, ok := known[it.ID]; it.Unconverted || ok && old.hash == it.ContentHash {
+				p.unchanged[it.ID] = true
 			}
 		}
 		if u.DedupWindow <= 0 {
@@ -369,6 +374,9 @@ func tombstoneKeys(ctx context.Context, tx sqlTx, sourceID string) ([]string, er
 
 // storedItems looks the document's items up in one statement.
 func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored, error) {
+	if len(ids) == 0 {
+		return map[string]stored{}, nil
+	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT
 			rowid,
