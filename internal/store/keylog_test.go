@@ -223,3 +223,36 @@ func TestUnconvertedItems(t *testing.T) {
 		t.Error("an unconverted item the store did not hold was written")
 	}
 }
+
+// TestRawHashRefreshed: an item stored without a raw hash (before
+// migration 4) or under another raw hash version gets the new raw hash the
+// next time a fetch lists it unchanged, so that later fetches skip
+// converting it; its content and dates stay as they were.
+func TestRawHashRefreshed(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	one := newItem("s", "1", "First headline", t0) // RawHash 0: stored NULL
+	two := newItem("s", "2", "Second headline", t0)
+	two.RawHash = 41 // an older raw hash version
+	mustSave(t, s, update("s", t0, one, two))
+	before := mustItem(t, s, two.ID)
+
+	one.RawHash, two.RawHash = 7, 42
+	for _, pass := range []int{1, 2} {
+		res := mustSave(t, s, update("s", t0.Add(time.Duration(pass)*time.Minute), one, two))
+		if res.Unchanged != 2 || res.New+res.Updated != 0 {
+			t.Errorf("pass %d: %s, want 2 unchanged", pass, counts(res))
+		}
+		known, err := s.KnownItems(ctx, "s", []string{one.Key, two.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if known[one.Key].RawHash != 7 || known[two.Key].RawHash != 42 {
+			t.Errorf("pass %d: KnownItems = %v, want raw hashes 7 and 42", pass, known)
+		}
+	}
+	after := mustItem(t, s, two.ID)
+	if !after.Updated.Equal(before.Updated) || after.ContentHTML != before.ContentHTML || after.Title != before.Title {
+		t.Errorf("refreshing the raw hash changed the item: %+v -> %+v", before, after)
+	}
+}

@@ -109,7 +109,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		p.seq, p.unchanged = seq, make(map[string]bool, len(u.Items))
 		for i := range u.Items {
 			it := &u.Items[i]
-			if old, ok := known[it.ID]; it.Unconverted || ok && old.hash == it.ContentHash {
+			if old, ok := known[it.ID]; it.Unconverted || ok && old.unchangedAs(it) {
 				p.unchanged[it.ID] = true
 			}
 		}
@@ -226,6 +226,16 @@ type stored struct {
 	rowid     int64
 	hash      string
 	published int64
+	raw       int64 // raw_hash; 0 when NULL
+}
+
+// unchangedAs reports whether it, converted, leaves the stored row as it
+// is: same content, and a raw hash that is known and the same, so that
+// the parser skips converting it next time. An item stored before raw
+// hashes, or under an older raw hash version, has its raw hash refreshed
+// (refreshRaw) the first time it is seen again.
+func (old stored) unchangedAs(it *model.Item) bool {
+	return old.hash == it.ContentHash && (it.RawHash == 0 || it.RawHash == old.raw)
 }
 
 // saveItems stores u.Items within tx.
@@ -329,6 +339,11 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		}
 		if old, ok := existing[it.ID]; ok {
 			if old.hash == it.ContentHash {
+				if !old.unchangedAs(it) {
+					if err := w.refreshRaw(ctx, old, it); err != nil {
+						return res, fmt.Errorf("update raw hash of item %q: %w", it.ID, err)
+					}
+				}
 				res.Unchanged++
 				continue
 			}
@@ -382,7 +397,8 @@ func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored
 			rowid,
 			id,
 			content_hash,
-			published
+			published,
+			coalesce(raw_hash, 0)
 		FROM items
 		WHERE id IN (SELECT value FROM json_each(?))`, jsonArray(ids))
 	if err != nil {
@@ -393,7 +409,7 @@ func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored
 	for rows.Next() {
 		var id string
 		var s stored
-		if err := rows.Scan(&s.rowid, &id, &s.hash, &s.published); err != nil {
+		if err := rows.Scan(&s.rowid, &id, &s.hash, &s.published, &s.raw); err != nil {
 			return nil, err
 		}
 		out[id] = s
@@ -481,6 +497,20 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 		rawHashValue(it),
 		old.rowid,
 	)
+	return err
+}
+
+// refreshRaw records the raw hash of an item whose content did not change
+// (see stored.unchangedAs). Nothing else of the row changes.
+func (w *itemWriter) refreshRaw(ctx context.Context, old stored, it *model.Item) error {
+	st, err := w.tx.PrepareContext(ctx, `
+		UPDATE items
+		SET raw_hash = ?
+		WHERE rowid = ?`)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, it.RawHash, old.rowid)
 	return err
 }
 
