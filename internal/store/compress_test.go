@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/flate"
 )
 
 func TestPackHTMLRoundTrip(t *testing.T) {
@@ -40,6 +43,39 @@ func TestPackHTMLRoundTrip(t *testing.T) {
 	}
 	if _, err := unpackHTML([]byte("not deflate at all \xff\xfe"), true); err == nil {
 		t.Errorf("corrupt compressed HTML decoded without error")
+	}
+	if _, err := unpackHTML(append(bytes.Clone(zstdMagic), "not zstd at all"...), true); err == nil {
+		t.Errorf("corrupt zstd frame decoded without error")
+	}
+}
+
+// TestUnpackDeflate reads HTML the way syndic stored it before migration
+// 5 (raw DEFLATE from klauspost/compress), at every level it could have
+// been written with, and checks that new HTML is written as zstd.
+func TestUnpackDeflate(t *testing.T) {
+	html := strings.Repeat("<p>The council met on Tuesday to discuss the budget.</p>", 20)
+	for level := flate.HuffmanOnly; level <= flate.BestCompression; level++ {
+		var buf bytes.Buffer
+		w, err := flate.NewWriter(&buf, level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(html))
+		w.Close()
+		if bytes.HasPrefix(buf.Bytes(), zstdMagic) {
+			t.Fatalf("level %d: a DEFLATE stream starts with the zstd magic number", level)
+		}
+		got, err := unpackHTML(buf.Bytes(), true)
+		if err != nil || got != html {
+			t.Errorf("level %d: DEFLATE read back as %q, %v", level, got, err)
+		}
+	}
+	v, err := packHTML(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := v.([]byte); !ok || !bytes.HasPrefix(b, zstdMagic) {
+		t.Errorf("packHTML wrote %T %.8q, want a zstd frame", v, v)
 	}
 }
 
