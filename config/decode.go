@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,8 +31,16 @@ var (
 	outputType          = reflect.TypeFor[OutputConfig]()
 )
 
-// structFields maps the toml keys of a struct type to field indexes.
+// fieldCache holds structFields by type: a config of 10,000 sources
+// decodes the same few struct types 10,000 times each.
+var fieldCache sync.Map // reflect.Type -> map[string]int
+
+// structFields maps the toml keys of a struct type to field indexes. The
+// map is shared: callers must not modify it.
 func structFields(t reflect.Type) map[string]int {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]int)
+	}
 	m := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -41,6 +50,7 @@ func structFields(t reflect.Type) map[string]int {
 		}
 		m[name] = i
 	}
+	fieldCache.Store(t, m)
 	return m
 }
 
