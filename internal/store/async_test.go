@@ -126,3 +126,79 @@ func TestAsyncStateSaveErrors(t *testing.T) {
 		t.Errorf("states %v, want good1 and good2", states)
 	}
 }
+
+// TestHeldStateSavesKeepTheirOrder: asynchronous state saves held by the
+// batcher are written with the next fetch that has items, before it, so a
+// later fetch of the same source wins, and no Flush is needed for them.
+func TestHeldStateSavesKeepTheirOrder(t *testing.T) {
+	ctx := context.Background()
+	s := openAsync(t, filepath.Join(t.TempDir(), "a.db"))
+	defer s.Close()
+	old := update("a", t0)
+	old.Items = nil
+	old.State.ETag = `"old"`
+	if _, err := s.SaveFetch(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	other := update("b", t0)
+	other.Items = nil
+	other.State.ETag = `"b"`
+	if _, err := s.SaveFetch(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	newer := update("a", t0.Add(time.Minute), newItem("a", "1", "A headline", t0))
+	newer.State.ETag = `"new"`
+	if res := mustSave(t, s, newer); res.New != 1 {
+		t.Fatalf("save with items: %s, want 1 new", counts(res))
+	}
+	// Written with the fetch that had items, before it returned.
+	states, err := s.FetchStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states["a"].ETag; got != `"new"` {
+		t.Errorf("source a: ETag %q, want the later fetch's %q", got, `"new"`)
+	}
+	if got := states["b"].ETag; got != `"b"` {
+		t.Errorf("source b: ETag %q before Flush, want it written with the next fetch", got)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFlushWhileSaving: a Flush that waits while saves keep coming returns
+// once they are written; held saves never leave it waiting.
+func TestFlushWhileSaving(t *testing.T) {
+	ctx := context.Background()
+	s := openAsync(t, filepath.Join(t.TempDir(), "a.db"))
+	defer s.Close()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				u := update(fmt.Sprint("s", w, "-", i), t0)
+				u.Items = nil
+				if _, err := s.SaveFetch(ctx, u); err != nil {
+					t.Error(err)
+				}
+				if i%10 == 0 {
+					if err := s.Flush(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	states, err := s.FetchStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 200 {
+		t.Errorf("%d states after Flush, want 200", len(states))
+	}
+}

@@ -24,8 +24,14 @@ import (
 // Batch bounds: a batch ends at whichever comes first. They keep a batch's
 // transaction short (other writers, such as curation from the API, wait
 // for it) while amortizing the commit over many fetches.
+//
+// A save without items (a 304, a failure) is one small row of the sources
+// table, so many more of those fit in a batch: in batches of 64, an
+// all-304 pass of 10,000 sources committed 157 times, each rewriting some
+// 45 pages of that table into the WAL.
 const (
-	maxBatchFetches = 64
+	maxBatchFetches = 64   // saves with items
+	maxBatchSaves   = 1024 // saves of any kind
 	maxBatchItems   = 4000
 )
 
@@ -46,15 +52,18 @@ type batcher struct {
 	// async holds the state-only saves of Options.AsyncStateSaves: the
 	// caller goes on at once, Flush waits for them.
 	async chan *saveReq
+	// flush asks the batcher to write the asynchronous saves it holds.
+	flush chan struct{}
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
 
-	mu      sync.Mutex
-	pending int             // async saves not yet written
-	idle    []chan struct{} // closed when pending drops to 0
-	errs    []error         // of async saves, for Flush and Close
-	lost    int             // errors beyond maxAsyncErrors
+	mu       sync.Mutex
+	pending  int             // async saves not yet written
+	flushers int             // Flush calls waiting
+	idle     []chan struct{} // closed when pending drops to 0
+	errs     []error         // of async saves, for Flush and Close
+	lost     int             // errors beyond maxAsyncErrors
 }
 
 // asyncQueue bounds the asynchronous state saves waiting: past it
@@ -72,6 +81,7 @@ func (s *Store) startBatcher() {
 	s.batch = &batcher{
 		queue: make(chan *saveReq),
 		async: make(chan *saveReq, asyncQueue),
+		flush: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 	}
 	s.batch.wg.Add(1)
@@ -194,59 +204,134 @@ func (s *Store) Flush(ctx context.Context) error {
 	if s.batch == nil {
 		return nil
 	}
+	b := s.batch
+	b.mu.Lock()
+	b.flushers++
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.flushers--
+		b.mu.Unlock()
+	}()
+	idle := b.idleChan()
 	select {
-	case <-s.batch.idleChan():
+	case b.flush <- struct{}{}: // wake the batcher if it holds saves
+	default: // woken already
+	}
+	select {
+	case <-idle:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return s.batch.takeErrors()
+	return b.takeErrors()
+}
+
+// flushing reports whether a Flush waits.
+func (b *batcher) flushing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.flushers > 0
 }
 
 // runBatcher forms batches of the fetches waiting and runs them. Once
 // quit, it writes the asynchronous saves still queued and ends.
+//
+// Asynchronous state saves are held until maxBatchSaves of them wait, a
+// fetch with items comes (they share its transaction, in the order they
+// came), a Flush waits, or the store closes. Written as they came, an
+// all-304 pass of 10,000 sources committed some 200 small batches that
+// each rewrote most pages of the sources table into the WAL: 8,000 pages
+// (130 MB) for 10,000 rows.
 func (s *Store) runBatcher() {
-	var next *saveReq
+	b := s.batch
+	var ready []*saveReq // taken from the queues, in order, not yet written
 	quitting := false
 	for {
-		first := next
-		if first == nil && !quitting {
+		for !quitting && s.hold(ready) {
 			select {
-			case first = <-s.batch.queue:
-			case first = <-s.batch.async:
-			case <-s.batch.quit:
+			case r := <-b.queue:
+				ready = append(ready, r)
+			case r := <-b.async:
+				ready = append(ready, r)
+			case <-b.flush:
+			case <-b.quit:
 				quitting = true
 			}
+			ready = s.drainAsync(ready)
 		}
-		if first == nil {
-			select {
-			case first = <-s.batch.async:
-			default:
+		if quitting {
+			ready = s.drainAsync(ready)
+		}
+		if len(ready) == 0 {
+			if quitting {
 				return
 			}
+			continue
 		}
-		var reqs []*saveReq
-		reqs, next = fillBatch(first, func() *saveReq {
+		first := ready[0]
+		ready = ready[1:]
+		reqs, next := fillBatch(first, func() *saveReq {
+			if len(ready) > 0 {
+				r := ready[0]
+				ready = ready[1:]
+				return r
+			}
 			if !quitting {
 				select {
-				case r := <-s.batch.queue:
+				case r := <-b.queue:
 					return r
 				default:
 				}
 			}
 			select {
-			case r := <-s.batch.async:
+			case r := <-b.async:
 				return r
 			default:
 				return nil
 			}
 		})
+		if next != nil {
+			ready = append([]*saveReq{next}, ready...)
+		}
 		s.runBatch(reqs)
 		for _, r := range reqs {
 			if r.async {
-				s.batch.settle(r)
+				b.settle(r)
 			}
 		}
 	}
+}
+
+// hold reports whether the batcher should wait for more before writing
+// ready: it is empty, or holds fewer than maxBatchSaves asynchronous saves
+// and nothing else while no Flush waits.
+func (s *Store) hold(ready []*saveReq) bool {
+	if len(ready) == 0 {
+		return true
+	}
+	if len(ready) >= maxBatchSaves || s.batch.flushing() {
+		return false
+	}
+	for _, r := range ready {
+		if !r.async {
+			return false
+		}
+	}
+	return true
+}
+
+// drainAsync adds to ready the asynchronous saves queued, while it holds
+// fewer than maxBatchSaves.
+func (s *Store) drainAsync(ready []*saveReq) []*saveReq {
+	for len(ready) < maxBatchSaves {
+		select {
+		case r := <-s.batch.async:
+			ready = append(ready, r)
+		default:
+			return ready
+		}
+	}
+	return ready
 }
 
 // fillBatch adds to first the fetches that poll gives (nil when none
@@ -258,8 +343,15 @@ func (s *Store) runBatcher() {
 func fillBatch(first *saveReq, poll func() *saveReq) (reqs []*saveReq, next *saveReq) {
 	reqs = []*saveReq{first}
 	sources := map[string]bool{first.u.SourceID: true}
-	items := len(first.u.Items)
-	for len(reqs) < maxBatchFetches && items < maxBatchItems {
+	items, fetches := 0, 0
+	add := func(r *saveReq) {
+		items += len(r.u.Items)
+		if len(r.u.Items) > 0 {
+			fetches++
+		}
+	}
+	add(first)
+	for fetches < maxBatchFetches && len(reqs) < maxBatchSaves && items < maxBatchItems {
 		r := poll()
 		if r == nil {
 			break
@@ -269,7 +361,7 @@ func fillBatch(first *saveReq, poll func() *saveReq) (reqs []*saveReq, next *sav
 		}
 		sources[r.u.SourceID] = true
 		reqs = append(reqs, r)
-		items += len(r.u.Items)
+		add(r)
 	}
 	return reqs, nil
 }
