@@ -250,17 +250,19 @@ func (s *Store) runBatcher() {
 		for !quitting && s.hold(ready) {
 			select {
 			case r := <-b.queue:
-				ready = append(ready, r)
+				// Saves queued before it go first: a later fetch of a
+				// source must not be overwritten by an earlier state.
+				ready = append(s.drainAsync(ready, asyncQueue+maxBatchSaves), r)
 			case r := <-b.async:
 				ready = append(ready, r)
 			case <-b.flush:
 			case <-b.quit:
 				quitting = true
 			}
-			ready = s.drainAsync(ready)
+			ready = s.drainAsync(ready, maxBatchSaves)
 		}
 		if quitting {
-			ready = s.drainAsync(ready)
+			ready = s.drainAsync(ready, maxBatchSaves)
 		}
 		if len(ready) == 0 {
 			if quitting {
@@ -276,6 +278,11 @@ func (s *Store) runBatcher() {
 				ready = ready[1:]
 				return r
 			}
+			select {
+			case r := <-b.async:
+				return r
+			default:
+			}
 			if !quitting {
 				select {
 				case r := <-b.queue:
@@ -283,12 +290,7 @@ func (s *Store) runBatcher() {
 				default:
 				}
 			}
-			select {
-			case r := <-b.async:
-				return r
-			default:
-				return nil
-			}
+			return nil
 		})
 		if next != nil {
 			ready = append([]*saveReq{next}, ready...)
@@ -321,9 +323,9 @@ func (s *Store) hold(ready []*saveReq) bool {
 }
 
 // drainAsync adds to ready the asynchronous saves queued, while it holds
-// fewer than maxBatchSaves.
-func (s *Store) drainAsync(ready []*saveReq) []*saveReq {
-	for len(ready) < maxBatchSaves {
+// fewer than limit.
+func (s *Store) drainAsync(ready []*saveReq, limit int) []*saveReq {
+	for len(ready) < limit {
 		select {
 		case r := <-s.batch.async:
 			ready = append(ready, r)
