@@ -411,6 +411,7 @@ func (s *Store) runBatch(reqs []*saveReq) {
 func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.SaveResult, error) {
 	results := make([]model.SaveResult, len(reqs))
 	var logged []storyKey
+	merged := false
 	err := s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx, &s.stmts)
 		defer tx.close()
@@ -431,13 +432,24 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			results[i] = res
 		}
 		logged = keys.keys // flush sorts them by hash
-		return keys.flush(ctx, tx)
+		if err := keys.flush(ctx, tx); err != nil {
+			return err
+		}
+		if merged = s.recentKeys+int64(len(logged)) >= s.mergeAt; merged {
+			return mergeStoryKeys(ctx, tx)
+		}
+		return nil
 	})
 	s.stmts.prepareLearned(context.Background(), s.writer)
 	if err != nil {
 		return nil, err
 	}
 	s.keyLog.committed(logged)
+	if merged {
+		s.recentKeys = 0
+	} else {
+		s.recentKeys += int64(len(logged))
+	}
 	return results, nil
 }
 

@@ -64,7 +64,7 @@ func TestBatchIsolatesAFailingFetch(t *testing.T) {
 		t.Errorf("c's story = %q, want %q", got, a.ID)
 	}
 	var keys int
-	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM story_keys").Scan(&keys); err != nil {
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM all_story_keys").Scan(&keys); err != nil {
 		t.Fatal(err)
 	}
 	if keys != 3 {

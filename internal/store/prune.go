@@ -80,7 +80,7 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 		res.Tombstones = res.Removed
 		err := s.reader.QueryRowContext(ctx, `
 			SELECT count(*)
-			FROM story_keys AS k`+staleKeys, p.keyCutoff()).Scan(&res.StoryKeys)
+			FROM all_story_keys AS k`+staleKeys, p.keyCutoff()).Scan(&res.StoryKeys)
 		if err != nil {
 			return res, fmt.Errorf("prune: count story keys: %w", err)
 		}
@@ -108,14 +108,20 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 	// One pass drops the keys of the items just removed and those outside
 	// the dedup window; story_keys has no index by item to do it per item.
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `
-			DELETE FROM story_keys AS k`+staleKeys, p.keyCutoff())
-		if err != nil {
-			return err
+		res.StoryKeys = 0
+		for _, table := range []string{"story_keys", "recent_story_keys"} {
+			r, err := tx.ExecContext(ctx, `
+				DELETE FROM `+table+` AS k`+staleKeys, p.keyCutoff())
+			if err != nil {
+				return err
+			}
+			n, err := r.RowsAffected()
+			if err != nil {
+				return err
+			}
+			res.StoryKeys += int(n)
 		}
-		n, err := r.RowsAffected()
-		res.StoryKeys = int(n)
-		return err
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("prune: drop story keys: %w", err)

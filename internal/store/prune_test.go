@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -149,7 +150,7 @@ func TestPruneStoryKeys(t *testing.T) {
 	mustSave(t, s, update("a", t0.Add(72*time.Hour), cur))
 	storyKeys := func() int {
 		var n int
-		if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM story_keys").Scan(&n); err != nil {
+		if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM all_story_keys").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -210,5 +211,57 @@ func TestPruneInBatches(t *testing.T) {
 	// One bump per batch.
 	if v, _ := s.Versions(ctx); v["a"] != 4 {
 		t.Errorf("version = %d, want 4", v["a"])
+	}
+}
+
+// TestStoryKeysMerge: keys move from recent_story_keys into story_keys
+// once enough wait, stories are found on either side of a merge, and
+// Prune drops stale keys from both tables.
+func TestStoryKeysMerge(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "syndic.db"), Options{mergeKeys: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	count := func(table string) int {
+		var n int
+		if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := newItem("a", "1", "Harbor police announce new flood defenses", t0)
+	first.StoryKeys = []string{"k1", "k2"}
+	mustSave(t, s, update("a", t0, first))
+	if got := count("recent_story_keys"); got != 2 || count("story_keys") != 0 {
+		t.Fatalf("after 2 keys: %d recent, %d merged; want 2, 0", got, count("story_keys"))
+	}
+	// Found while recent.
+	dup := newItem("b", "1", "Harbor police announce new flood defenses", t0)
+	dup.StoryKeys = []string{"k1"}
+	if res := mustSave(t, s, update("b", t0.Add(time.Minute), dup)); res.Duplicate != 1 {
+		t.Fatalf("duplicate of a recent key: %s, want 1 duplicate", counts(res))
+	}
+	// That commit brought the count to 3: everything moved.
+	if count("recent_story_keys") != 0 || count("story_keys") != 3 {
+		t.Fatalf("after the merge: %d recent, %d merged; want 0, 3", count("recent_story_keys"), count("story_keys"))
+	}
+	// Found once merged.
+	again := newItem("c", "1", "Harbor police announce new flood defenses", t0)
+	again.StoryKeys = []string{"k2"}
+	if res := mustSave(t, s, update("c", t0.Add(2*time.Minute), again)); res.Duplicate != 1 {
+		t.Fatalf("duplicate of a merged key: %s, want 1 duplicate", counts(res))
+	}
+	if got := mustItem(t, s, again.ID).StoryID; got != first.ID {
+		t.Errorf("story of c = %q, want %q", got, first.ID)
+	}
+	// Stale keys go from both tables: one merged set, one recent.
+	res, err := s.Prune(ctx, PrunePolicy{DedupWindow: 48 * time.Hour, Now: t0.Add(73 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StoryKeys != 4 || count("all_story_keys") != 0 {
+		t.Errorf("prune dropped %d keys, %d left; want 4, 0", res.StoryKeys, count("all_story_keys"))
 	}
 }

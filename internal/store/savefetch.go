@@ -180,7 +180,7 @@ func readCandidates(ctx context.Context, tx sqlTx, hashes []int64, sourceID stri
 			k.key_hash,
 			k.item_rowid,
 			i.first_seen
-		FROM story_keys AS k
+		FROM all_story_keys AS k
 		JOIN items AS i ON i.rowid = k.item_rowid
 		WHERE k.key_hash IN (SELECT value FROM json_each(?))
 			AND i.source_id <> ?
@@ -780,6 +780,9 @@ type keyBuffer struct {
 	keys    []storyKey
 	byHash  map[int64][]storyKey
 	ftsRows []int64 // rowids of new items, for the full-text index
+	// table receives the keys: recent_story_keys (storykeys.go) unless
+	// set.
+	table string
 }
 
 // storyKey is one row of story_keys, with what candidate lookups need of
@@ -837,7 +840,7 @@ func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
 		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.rowid, y.rowid))
 	})
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO story_keys (
+		INSERT INTO `+cmp.Or(b.table, "recent_story_keys")+` (
 			key_hash,
 			item_rowid
 		)

@@ -6,6 +6,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -68,6 +69,8 @@ type Options struct {
 	// in tests (checkpoint.go); zero values mean checkpointPages and none.
 	checkpointEvery int64
 	checkpointRan   chan checkpointResult
+	// mergeKeys overrides the constant of the same name in tests.
+	mergeKeys int64
 }
 
 // Store is syndic's database. Every method is safe for concurrent use.
@@ -84,6 +87,10 @@ type Store struct {
 	prepareSlots chan struct{}
 	keyLog       keyLog        // story keys of recent commits (keylog.go)
 	ckpt         *checkpointer // nil when read-only (checkpoint.go)
+	// recentKeys counts the keys in recent_story_keys, give or take
+	// those Prune removed (storykeys.go); the batcher's alone.
+	recentKeys int64
+	mergeAt    int64 // mergeKeys, or Options.mergeKeys
 }
 
 // Open opens the database at path, creating and migrating it as needed.
@@ -96,7 +103,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves}
+	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys)}
 	if opts.ReadOnly {
 		if _, err := os.Stat(abs); err != nil {
 			return nil, fmt.Errorf("open database %q read-only: %w", path, err)
@@ -114,6 +121,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.writer.SetConnMaxLifetime(0)
 		s.writer.SetConnMaxIdleTime(0)
 		if err := s.migrate(ctx); err != nil {
+			s.writer.Close()
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
+		if err := s.countRecentKeys(ctx); err != nil {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
