@@ -77,6 +77,13 @@ type prepared struct {
 	// unchanged holds the ids of the items the snapshot held with the
 	// same content hash; nil when the snapshot was not read.
 	unchanged map[string]bool
+	// candItems are the snapshot's candidate items, read for rejected.
+	candItems map[int64]*model.Item
+	// rejected holds, by new item id, the snapshot candidates SameStory
+	// turned down, so that the writer neither reads nor asks about them
+	// again. Only the accepted candidate, and those committed after the
+	// snapshot, are left to the writer.
+	rejected map[string]map[int64]bool
 }
 
 // prepare fills a prepared for u from a read snapshot. Errors only mean
@@ -144,9 +151,13 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 			return err
 		}
 		p.cands, p.looked = cands, looked
-		return nil
+		if u.SameStory != nil {
+			p.candItems, err = readCandidateItems(ctx, tx, cands)
+		}
+		return err
 	})
 	<-s.prepareSlots
+	p.judge(u)
 	// Outside the read transaction, which holds one of a few reader
 	// connections.
 	p.html = make(map[string]any, len(u.Items))
@@ -165,6 +176,92 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		}
 	}
 	return p
+}
+
+// readCandidateItems reads what SameStory needs of every candidate in
+// cands (see model.FetchUpdate), in one statement.
+func readCandidateItems(ctx context.Context, tx sqlTx, cands map[int64][]candidate) (map[int64]*model.Item, error) {
+	var rowids []int64
+	seen := make(map[int64]bool)
+	for _, cs := range limitCandidates(cands) {
+		for _, c := range cs {
+			if !seen[c.rowid] {
+				seen[c.rowid] = true
+				rowids = append(rowids, c.rowid)
+			}
+		}
+	}
+	out := make(map[int64]*model.Item, len(rowids))
+	if len(rowids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT
+			rowid,
+			id,
+			source_id,
+			title,
+			summary,
+			coalesce(canonical_url, link, guid, substr(key, 6)),
+			first_seen,
+			coalesce(story_id, id)
+		FROM items
+		WHERE rowid IN (SELECT value FROM json_each(?))`, jsonInts(rowids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rowid, firstSeen int64
+		var it model.Item
+		if err := rows.Scan(&rowid, &it.ID, &it.SourceID, &it.Title, &it.Summary, &it.CanonicalURL, &firstSeen, &it.StoryID); err != nil {
+			return nil, err
+		}
+		it.FirstSeen = fromMS(firstSeen)
+		out[rowid] = &it
+	}
+	return out, rows.Err()
+}
+
+// judge asks SameStory about the snapshot's candidates of each new item,
+// in the order the writer would (itemWriter.story), and records those it
+// turns down until one is accepted. It runs beside parsing, outside the
+// read transaction, so that the single writer does not. A candidate
+// changed after the snapshot is judged on what the snapshot held: as if
+// this fetch had been written just before that change.
+func (p *prepared) judge(u *model.FetchUpdate) {
+	if p.candItems == nil || u.SameStory == nil {
+		return
+	}
+	cands := limitCandidates(p.cands)
+	p.rejected = make(map[string]map[int64]bool)
+	for i := range u.Items {
+		it := &u.Items[i]
+		if !p.looked[it.ID] {
+			continue
+		}
+		var cs []candidate
+		for _, k := range it.StoryKeys {
+			if h, ok := p.keyHashes[k]; ok && k != "" {
+				cs = append(cs, cands[h]...)
+			}
+		}
+		sortCandidates(&cs)
+		for _, c := range cs {
+			cand, ok := p.candItems[c.rowid]
+			if !ok || cand.SourceID == u.SourceID {
+				continue // the writer skips these too
+			}
+			copied := *cand
+			if u.SameStory(&copied, it) {
+				break
+			}
+			if p.rejected[it.ID] == nil {
+				p.rejected[it.ID] = make(map[int64]bool)
+			}
+			p.rejected[it.ID][c.rowid] = true
+		}
+	}
 }
 
 // readCandidates reads, in one statement, the items of sources other
@@ -433,6 +530,9 @@ type itemWriter struct {
 	cands map[int64][]candidate
 	// candItems caches candidates read for SameStory.
 	candItems map[int64]*model.Item
+	// prepared says the candidates are prepare's and the key log's, so
+	// prepare's rejections hold.
+	prepared bool
 	// newRows are the rowids inserted, for the full-text index (see
 	// keyBuffer).
 	newRows []int64
@@ -635,7 +735,8 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 		return nil
 	}
 	since := w.now - w.u.DedupWindow.Milliseconds()
-	if !w.preparedCandidates(fresh, hashes, since) {
+	w.prepared = w.preparedCandidates(fresh, hashes, since)
+	if !w.prepared {
 		cands, err := readCandidates(ctx, w.tx, hashes, w.u.SourceID, since)
 		if err != nil {
 			return err
@@ -652,13 +753,30 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	// A key many items share (half of a formulaic headline) would make
 	// every new item read all of them for SameStory; the most recent few
 	// are the likely matches.
-	for h, cs := range w.cands {
+	w.cands = limitCandidates(w.cands)
+	return nil
+}
+
+// limitCandidates keeps the maxCandidatesPerKey most recent candidates of
+// each key, in place.
+func limitCandidates(cands map[int64][]candidate) map[int64][]candidate {
+	for h, cs := range cands {
 		if len(cs) > maxCandidatesPerKey {
-			slices.SortFunc(cs, func(a, b candidate) int { return cmp.Compare(b.firstSeen, a.firstSeen) })
-			w.cands[h] = cs[:maxCandidatesPerKey]
+			slices.SortFunc(cs, func(a, b candidate) int {
+				return cmp.Or(cmp.Compare(b.firstSeen, a.firstSeen), cmp.Compare(b.rowid, a.rowid))
+			})
+			cands[h] = cs[:maxCandidatesPerKey]
 		}
 	}
-	return nil
+	return cands
+}
+
+// sortCandidates orders cs earliest first, without repeats.
+func sortCandidates(cs *[]candidate) {
+	slices.SortFunc(*cs, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.firstSeen, b.firstSeen), cmp.Compare(a.rowid, b.rowid))
+	})
+	*cs = slices.CompactFunc(*cs, func(a, b candidate) bool { return a.rowid == b.rowid })
 }
 
 // preparedCandidates fills w.cands from what prepare read and the key
@@ -707,14 +825,15 @@ func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) 
 			cs = append(cs, w.cands[w.pre.keyHash(k)]...)
 		}
 	}
-	slices.SortFunc(cs, func(a, b candidate) int {
-		if a.firstSeen != b.firstSeen {
-			return cmp.Compare(a.firstSeen, b.firstSeen)
-		}
-		return cmp.Compare(a.rowid, b.rowid)
-	})
-	cs = slices.CompactFunc(cs, func(a, b candidate) bool { return a.rowid == b.rowid })
+	sortCandidates(&cs)
+	var rejected map[int64]bool
+	if w.prepared {
+		rejected = w.pre.rejected[it.ID]
+	}
 	for _, c := range cs {
+		if rejected[c.rowid] {
+			continue // prepare asked SameStory already
+		}
 		cand, err := w.candidate(ctx, c.rowid)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // pruned since its key was read

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -626,5 +627,42 @@ func TestMigrationsSayWhy(t *testing.T) {
 		if !strings.HasPrefix(m.sql, "-- ") {
 			t.Errorf("migration %s does not start with a comment saying why it exists", m.name)
 		}
+	}
+}
+
+// TestStoryJudgedInPrepare: SameStory is asked about the snapshot's
+// candidates beside parsing, and the writer does not ask again about
+// those it turned down. Here SameStory turns source a's item down the
+// first time only: asked twice, the new item would join a's story.
+func TestStoryJudgedInPrepare(t *testing.T) {
+	s := openStore(t)
+	a := newItem("a", "1", "Story", t0)
+	a.StoryKeys = []string{"k"}
+	mustSave(t, s, update("a", t0, a))
+	b := newItem("b", "1", "Story", t0)
+	b.StoryKeys = []string{"k"}
+	ub := update("b", t0.Add(time.Minute), b)
+	ub.SameStory = func(c, it *model.Item) bool { return false }
+	mustSave(t, s, ub)
+
+	c := newItem("c", "1", "Story", t0)
+	c.StoryKeys = []string{"k"}
+	uc := update("c", t0.Add(2*time.Minute), c)
+	var mu sync.Mutex
+	asked := map[string]int{}
+	uc.SameStory = func(cand, it *model.Item) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[cand.SourceID]++
+		return cand.SourceID == "b" || asked[cand.SourceID] > 1
+	}
+	if res := mustSave(t, s, uc); res.Duplicate != 1 {
+		t.Fatalf("save of c: %s, want 1 duplicate", counts(res))
+	}
+	if got := mustItem(t, s, c.ID).StoryID; got != b.ID {
+		t.Errorf("c joined story %q (asked %v), want b's %q", got, asked, b.ID)
+	}
+	if asked["a"] != 1 {
+		t.Errorf("SameStory asked about a's item %d times, want once", asked["a"])
 	}
 }
