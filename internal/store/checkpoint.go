@@ -47,9 +47,8 @@ type checkpointer struct {
 
 // checkpointResult is what PRAGMA wal_checkpoint reports.
 type checkpointResult struct {
-	busy   bool // a reader or writer kept it from finishing
-	frames int  // frames in the WAL
-	copied int  // frames copied into the database, this time or before
+	frames int // frames in the WAL
+	copied int // frames copied into the database, this time or before
 	err    error
 }
 
@@ -103,14 +102,14 @@ func (c *checkpointer) run() {
 }
 
 func (c *checkpointer) checkpoint() checkpointResult {
-	var busy, frames, copied int
+	var busy, frames, copied int // busy: a reader kept it from finishing
 	// Not tied to a caller: stop waits for it, and a PASSIVE checkpoint
 	// never waits for a lock.
 	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 	if err != nil {
 		return checkpointResult{err: fmt.Errorf("checkpoint database %q: %w", c.path, err)}
 	}
-	return checkpointResult{busy: busy != 0, frames: frames, copied: copied}
+	return checkpointResult{frames: frames, copied: copied}
 }
 
 // wrote records pages written to the WAL and wakes the checkpointer when

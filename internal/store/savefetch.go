@@ -69,16 +69,14 @@ type prepared struct {
 	keyHashes map[string]int64
 
 	// The story candidates of the items the snapshot did not hold, by
-	// key hash, read from the snapshot that includes the commits up to
-	// seq (keylog.go); nil when not read.
+	// key hash (at most maxCandidatesPerKey each), read from the snapshot
+	// that includes the commits up to seq (keylog.go); nil when not read.
 	cands  map[int64][]candidate
 	looked map[string]bool // ids of the items whose candidates were read
 	seq    uint64
 	// unchanged holds the ids of the items the snapshot held with the
 	// same content hash; nil when the snapshot was not read.
 	unchanged map[string]bool
-	// candItems are the snapshot's candidate items, read for rejected.
-	candItems map[int64]*model.Item
 	// rejected holds, by new item id, the snapshot candidates SameStory
 	// turned down, so that the writer neither reads nor asks about them
 	// again. Only the accepted candidate, and those committed after the
@@ -108,6 +106,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		return p
 	}
 	seq := s.keyLog.snapshot()
+	var candItems map[int64]*model.Item // for judge
 	_ = s.read(ctx, func(tx *sql.Tx) error {
 		known, err := storedItems(ctx, tx, ids)
 		if err != nil {
@@ -150,14 +149,14 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		if err != nil {
 			return err
 		}
-		p.cands, p.looked = cands, looked
+		p.cands, p.looked = limitCandidates(cands), looked
 		if u.SameStory != nil {
-			p.candItems, err = readCandidateItems(ctx, tx, cands)
+			candItems, err = readCandidateItems(ctx, tx, p.cands)
 		}
 		return err
 	})
 	<-s.prepareSlots
-	p.judge(u)
+	p.judge(u, candItems)
 	// Outside the read transaction, which holds one of a few reader
 	// connections.
 	p.html = make(map[string]any, len(u.Items))
@@ -178,12 +177,34 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	return p
 }
 
-// readCandidateItems reads what SameStory needs of every candidate in
-// cands (see model.FetchUpdate), in one statement.
+// candidateColumns are what SameStory needs of a candidate item (see
+// model.FetchUpdate), as scanCandidate reads them.
+const candidateColumns = `
+	id,
+	source_id,
+	title,
+	summary,
+	coalesce(canonical_url, link, guid, substr(key, 6)),
+	first_seen,
+	coalesce(story_id, id)`
+
+// scanCandidate reads candidateColumns, after the columns of dest.
+func scanCandidate(row interface{ Scan(...any) error }, dest ...any) (*model.Item, error) {
+	var it model.Item
+	var firstSeen int64
+	dest = append(dest, &it.ID, &it.SourceID, &it.Title, &it.Summary, &it.CanonicalURL, &firstSeen, &it.StoryID)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	it.FirstSeen = fromMS(firstSeen)
+	return &it, nil
+}
+
+// readCandidateItems reads the candidate items of cands in one statement.
 func readCandidateItems(ctx context.Context, tx sqlTx, cands map[int64][]candidate) (map[int64]*model.Item, error) {
 	var rowids []int64
 	seen := make(map[int64]bool)
-	for _, cs := range limitCandidates(cands) {
+	for _, cs := range cands {
 		for _, c := range cs {
 			if !seen[c.rowid] {
 				seen[c.rowid] = true
@@ -196,15 +217,7 @@ func readCandidateItems(ctx context.Context, tx sqlTx, cands map[int64][]candida
 		return out, nil
 	}
 	rows, err := tx.QueryContext(ctx, `
-		SELECT
-			rowid,
-			id,
-			source_id,
-			title,
-			summary,
-			coalesce(canonical_url, link, guid, substr(key, 6)),
-			first_seen,
-			coalesce(story_id, id)
+		SELECT rowid,`+candidateColumns+`
 		FROM items
 		WHERE rowid IN (SELECT value FROM json_each(?))`, jsonInts(rowids))
 	if err != nil {
@@ -212,13 +225,12 @@ func readCandidateItems(ctx context.Context, tx sqlTx, cands map[int64][]candida
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var rowid, firstSeen int64
-		var it model.Item
-		if err := rows.Scan(&rowid, &it.ID, &it.SourceID, &it.Title, &it.Summary, &it.CanonicalURL, &firstSeen, &it.StoryID); err != nil {
+		var rowid int64
+		it, err := scanCandidate(rows, &rowid)
+		if err != nil {
 			return nil, err
 		}
-		it.FirstSeen = fromMS(firstSeen)
-		out[rowid] = &it
+		out[rowid] = it
 	}
 	return out, rows.Err()
 }
@@ -229,11 +241,10 @@ func readCandidateItems(ctx context.Context, tx sqlTx, cands map[int64][]candida
 // read transaction, so that the single writer does not. A candidate
 // changed after the snapshot is judged on what the snapshot held: as if
 // this fetch had been written just before that change.
-func (p *prepared) judge(u *model.FetchUpdate) {
-	if p.candItems == nil || u.SameStory == nil {
+func (p *prepared) judge(u *model.FetchUpdate, candItems map[int64]*model.Item) {
+	if candItems == nil || u.SameStory == nil {
 		return
 	}
-	cands := limitCandidates(p.cands)
 	p.rejected = make(map[string]map[int64]bool)
 	for i := range u.Items {
 		it := &u.Items[i]
@@ -243,12 +254,12 @@ func (p *prepared) judge(u *model.FetchUpdate) {
 		var cs []candidate
 		for _, k := range it.StoryKeys {
 			if h, ok := p.keyHashes[k]; ok && k != "" {
-				cs = append(cs, cands[h]...)
+				cs = append(cs, p.cands[h]...)
 			}
 		}
 		sortCandidates(&cs)
 		for _, c := range cs {
-			cand, ok := p.candItems[c.rowid]
+			cand, ok := candItems[c.rowid]
 			if !ok || cand.SourceID == u.SourceID {
 				continue // the writer skips these too
 			}
@@ -860,28 +871,18 @@ func (w *itemWriter) candidate(ctx context.Context, rowid int64) (*model.Item, e
 		return &c, nil
 	}
 	st, err := w.tx.PrepareContext(ctx, `
-		SELECT
-			id,
-			source_id,
-			title,
-			summary,
-			coalesce(canonical_url, link, guid, substr(key, 6)),
-			first_seen,
-			coalesce(story_id, id)
+		SELECT`+candidateColumns+`
 		FROM items
 		WHERE rowid = ?`)
 	if err != nil {
 		return nil, err
 	}
-	var it model.Item
-	var firstSeen int64
-	err = st.QueryRowContext(ctx, rowid).Scan(&it.ID, &it.SourceID, &it.Title, &it.Summary, &it.CanonicalURL, &firstSeen, &it.StoryID)
+	it, err := scanCandidate(st.QueryRowContext(ctx, rowid))
 	if err != nil {
 		return nil, err
 	}
-	it.FirstSeen = fromMS(firstSeen)
-	w.candItems[rowid] = &it
-	c := it
+	w.candItems[rowid] = it
+	c := *it
 	return &c, nil
 }
 
