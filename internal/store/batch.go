@@ -417,7 +417,10 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 		if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 			return fmt.Errorf("read data version: %w", err)
 		}
-		s.keyLog.checkDataVersion(v)
+		if s.keyLog.checkDataVersion(v) {
+			s.keyFilter.invalidate()
+			s.keyLog.foreignWrite()
+		}
 		var keys keyBuffer
 		for i, r := range reqs {
 			res, err := r.apply(tx, &keys, &s.keyLog)
@@ -442,6 +445,7 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 	if err != nil {
 		return nil, err
 	}
+	s.keyFilter.committed(logged) // before the log: see keyfilter.go
 	s.keyLog.committed(logged)
 	if merged {
 		s.recentKeys = 0

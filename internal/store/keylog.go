@@ -80,15 +80,15 @@ func (l *keyLog) foreignWrite() {
 }
 
 // checkDataVersion compares the writer connection's data version, read
-// within a write transaction, with the last one seen.
-func (l *keyLog) checkDataVersion(v int64) {
+// within a write transaction, with the last one seen, and reports whether
+// another process committed since. The caller then drops what depends on
+// this Store having written alone (the key filter) and calls foreignWrite.
+func (l *keyLog) checkDataVersion(v int64) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	changed := l.dataVersion != 0 && v != l.dataVersion
 	l.dataVersion = v
-	l.mu.Unlock()
-	if changed {
-		l.foreignWrite()
-	}
+	return changed
 }
 
 // covers reports whether the log holds every commit after seq, and no

@@ -43,12 +43,16 @@ func TestKeyLog(t *testing.T) {
 	if _, ok := l.since(s2, []int64{3}); !ok {
 		t.Error("since the latest snapshot: not ok")
 	}
-	l.checkDataVersion(5)
-	l.checkDataVersion(5)
+	if l.checkDataVersion(5) || l.checkDataVersion(5) {
+		t.Error("the first data version, or the same one again, reported as another process's write")
+	}
 	if _, ok := l.since(s2, []int64{3}); !ok {
 		t.Error("unchanged data version invalidated the log")
 	}
-	l.checkDataVersion(6)
+	if !l.checkDataVersion(6) {
+		t.Error("a new data version not reported as another process's write")
+	}
+	l.foreignWrite()
 	if _, ok := l.since(s2, []int64{3}); ok {
 		t.Error("since a snapshot taken before another process wrote: ok, want false")
 	}

@@ -126,6 +126,7 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("prune: drop story keys: %w", err)
 	}
+	s.keyFilter.pruned(int64(res.StoryKeys))
 	return res, nil
 }
 

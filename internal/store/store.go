@@ -86,6 +86,7 @@ type Store struct {
 	// prepareSlots holds a token per read that prepare has running.
 	prepareSlots chan struct{}
 	keyLog       keyLog        // story keys of recent commits (keylog.go)
+	keyFilter    keyFilter     // story key hashes in the database (keyfilter.go)
 	ckpt         *checkpointer // nil when read-only (checkpoint.go)
 	// recentKeys counts the keys in recent_story_keys, give or take
 	// those Prune removed (storykeys.go); the batcher's alone.
@@ -128,6 +129,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
+		// The writer's first data version: other processes' commits after
+		// it are seen at the next write (keyfilter.go needs every one).
+		var v int64
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			s.writer.Close()
+			return nil, fmt.Errorf("open database %q: read data version: %w", path, err)
+		}
+		s.keyLog.checkDataVersion(v)
 	}
 	s.reader, err = sql.Open("sqlite", dsn(abs, connReader))
 	if err != nil {
