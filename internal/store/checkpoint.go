@@ -38,6 +38,7 @@ type checkpointer struct {
 	path    string
 	every   int64        // pages between checkpoints
 	pending atomic.Int64 // pages written since the last wake-up
+	total   atomic.Int64 // pages written since Open (logged at Close)
 	wake    chan struct{}
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -118,6 +119,7 @@ func (c *checkpointer) wrote(pages int) {
 	if c == nil || pages <= 0 {
 		return
 	}
+	c.total.Add(int64(pages))
 	if c.pending.Add(int64(pages)) < c.every {
 		return
 	}

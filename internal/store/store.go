@@ -105,6 +105,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
 	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys)}
+	if err := configurePageCache(); err != nil {
+		log.Debug("page slots not used", "error", err)
+	}
 	if opts.ReadOnly {
 		if _, err := os.Stat(abs); err != nil {
 			return nil, fmt.Errorf("open database %q read-only: %w", path, err)
@@ -219,6 +222,13 @@ func dsn(path string, kind int) string {
 // last connection closes.
 func (s *Store) Close() error {
 	s.stopBatcher()
+	if s.writer != nil {
+		used, usedMax, overflow := pageCacheStats()
+		s.log.Debug("sqlite page slots", "slots", pageSlots, "used", used, "used_max", usedMax, "overflow_bytes_max", overflow)
+		if s.ckpt != nil {
+			s.log.Debug("wal pages written", "pages", s.ckpt.total.Load(), "page_size", pageSize)
+		}
+	}
 	s.stmts.close()
 	var errs []error
 	if s.batch != nil {
