@@ -64,7 +64,7 @@ Example crontab line:
 		return err
 	}
 
-	in := newIngester(cfg, newFetcher(cfg), st)
+	in := newIngester(cfg, newFetcher(cfg), st, 0)
 	p := newProgress(env.Stderr, len(sources))
 	start := time.Now()
 	var tot fetchTotals

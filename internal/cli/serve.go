@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,7 +207,7 @@ func (d *daemon) shutdown() {
 
 func (d *daemon) startScheduler(ctx context.Context, cfg *config.Config) error {
 	d.fetcher = newFetcher(cfg)
-	d.ingest.Store(newIngester(cfg, d.fetcher, d.store))
+	d.ingest.Store(newIngester(cfg, d.fetcher, d.store, serveParsers()))
 	d.sched = scheduler.New(scheduler.Options{
 		// fetch.concurrency runs, not twice as many as syndic fetch
 		// has: serve also answers readers, and with twice the runs a
@@ -471,7 +472,7 @@ func (d *daemon) reload(ctx context.Context, trigger string) error {
 	}
 	d.cfg.Store(cfg)
 	if d.sched != nil {
-		d.ingest.Store(newIngester(cfg, d.fetcher, d.store))
+		d.ingest.Store(newIngester(cfg, d.fetcher, d.store, serveParsers()))
 		if err := d.sched.SetSources(schedSources(cfg)); err != nil {
 			d.log.Error("reload: reschedule sources", "error", err)
 		}
@@ -586,4 +587,11 @@ func (d *daemon) adminAPI(token []byte) http.Handler {
 		}
 	}
 	return admin.New(deps)
+}
+
+// serveParsers is how many parses serve runs at once: one core fewer than
+// GOMAXPROCS, at least one, so that readers of the outputs find a core
+// while ingestion runs at full speed.
+func serveParsers() int {
+	return max(1, runtime.GOMAXPROCS(0)-1)
 }

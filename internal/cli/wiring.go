@@ -124,8 +124,9 @@ func newFetcher(cfg *config.Config) *fetcher.Fetcher {
 	})
 }
 
-func newIngester(cfg *config.Config, f ingest.Fetcher, st ingest.Store) *ingest.Ingester {
+func newIngester(cfg *config.Config, f ingest.Fetcher, st ingest.Store, parsers int) *ingest.Ingester {
 	return ingest.New(f, st, ingest.Options{
+		Parsers:             parsers,
 		MaxItems:            cfg.Fetch.MaxItems,
 		DedupWindow:         time.Duration(cfg.Dedup.Window),
 		RespectCacheHeaders: cfg.Fetch.RespectCacheHeaders,

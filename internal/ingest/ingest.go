@@ -65,6 +65,9 @@ type Options struct {
 	BaseBackoff         time.Duration // first error's backoff (default 1m)
 	Now                 func() time.Time
 	Jitter              func() float64 // in [0,1); default math/rand
+	// Parsers bounds the parses running at once; 0 means GOMAXPROCS.
+	// A server passes one fewer, so that a core is left for its readers.
+	Parsers int
 }
 
 // Status values of a Result beyond the model's fetch statuses.
@@ -121,7 +124,10 @@ func New(f Fetcher, st Store, opts Options) *Ingester {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 24 * time.Hour
 	}
-	return &Ingester{fetch: f, store: st, opts: opts, parsing: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	if opts.Parsers <= 0 {
+		opts.Parsers = runtime.GOMAXPROCS(0)
+	}
+	return &Ingester{fetch: f, store: st, opts: opts, parsing: make(chan struct{}, opts.Parsers)}
 }
 
 // Run fetches src once and stores what it found. It never panics on bad
