@@ -409,7 +409,8 @@ func (s *Store) runBatch(reqs []*saveReq) {
 func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.SaveResult, error) {
 	results := make([]model.SaveResult, len(reqs))
 	var logged []storyKey
-	merged := false
+	var keys keyBuffer
+	merged, indexed := false, false
 	err := s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx, &s.stmts)
 		defer tx.close()
@@ -421,7 +422,7 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			s.keyFilter.invalidate()
 			s.keyLog.foreignWrite()
 		}
-		var keys keyBuffer
+		keys = keyBuffer{}
 		for i, r := range reqs {
 			res, err := r.apply(tx, &keys, &s.keyLog)
 			if err != nil {
@@ -436,6 +437,11 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 		if err := keys.flush(ctx, tx); err != nil {
 			return err
 		}
+		if indexed = s.searchPending.Load()+keys.pending >= s.searchAt; indexed {
+			if _, err := indexPending(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if merged = s.recentKeys+int64(len(logged)) >= s.mergeAt; merged {
 			return mergeStoryKeys(ctx, tx)
 		}
@@ -447,6 +453,11 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 	}
 	s.keyFilter.committed(logged) // before the log: see keyfilter.go
 	s.keyLog.committed(logged)
+	if indexed {
+		s.searchPending.Store(0)
+	} else {
+		s.searchPending.Add(keys.pending)
+	}
 	if merged {
 		s.recentKeys = 0
 	} else {

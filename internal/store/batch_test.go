@@ -343,6 +343,9 @@ func TestBatchSameSourceTwice(t *testing.T) {
 	if err := s.reader.QueryRowContext(ctx, "SELECT title FROM items WHERE id = ?", model.ItemID("a", "guid:1")).Scan(&title); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.IndexPending(ctx); err != nil { // new items wait for the index (search.go)
+		t.Fatal(err)
+	}
 	var hits int
 	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", `"`+title+`"`).Scan(&hits); err != nil {
 		t.Fatal(err)

@@ -110,6 +110,9 @@ func (s *Store) Item(ctx context.Context, id string) (model.Item, error) {
 // broken by ID descending. A Search the FTS5 syntax rejects yields an
 // error wrapping ErrInvalidSearch.
 func (s *Store) Items(ctx context.Context, q model.ItemQuery) ([]model.Item, error) {
+	if err := s.indexForSearch(ctx, q.Search); err != nil {
+		return nil, fmt.Errorf("query items: %w", err)
+	}
 	var items []model.Item
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		f, err := newItemFilter(ctx, tx, q)

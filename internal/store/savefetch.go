@@ -889,6 +889,7 @@ type keyBuffer struct {
 	keys    []storyKey
 	byHash  map[int64][]storyKey
 	ftsRows []int64 // rowids of new items, for the full-text index
+	pending int64   // new items recorded for the index by flush
 	// table receives the keys: recent_story_keys (storykeys.go) unless
 	// set.
 	table string
@@ -911,7 +912,8 @@ func (b *keyBuffer) add(k storyKey) {
 	b.byHash[k.hash] = append(b.byHash[k.hash], k)
 }
 
-// flush writes the buffered keys and full-text rows within tx.
+// flush writes the buffered keys within tx, and records the new items as
+// pending for the full-text index (search.go).
 func (b *keyBuffer) flush(ctx context.Context, tx sqlTx) error {
 	if err := b.flushKeys(ctx, tx); err != nil {
 		return err
@@ -920,21 +922,16 @@ func (b *keyBuffer) flush(ctx context.Context, tx sqlTx) error {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO items_fts (
-			rowid,
-			title,
-			summary
-		)
-		SELECT
-			rowid,
-			title,
-			summary
-		FROM items
-		WHERE rowid IN (SELECT value FROM json_each(?))`,
+		INSERT INTO search_pending (item_rowid)
+		SELECT value FROM json_each(?)
+		-- WHERE makes ON CONFLICT parse as the upsert clause.
+		WHERE true
+		ON CONFLICT DO NOTHING`,
 		jsonInts(b.ftsRows))
 	if err != nil {
-		return fmt.Errorf("index %d new items for search: %w", len(b.ftsRows), err)
+		return fmt.Errorf("record %d new items for search: %w", len(b.ftsRows), err)
 	}
+	b.pending += int64(len(b.ftsRows))
 	b.ftsRows = nil
 	return nil
 }

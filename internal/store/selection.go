@@ -23,6 +23,9 @@ import (
 // keeps anyway. A Search the FTS5 syntax rejects yields an error wrapping
 // ErrInvalidSearch.
 func (s *Store) ItemHeads(ctx context.Context, q model.ItemQuery, text bool) ([]model.ItemHead, error) {
+	if err := s.indexForSearch(ctx, q.Search); err != nil {
+		return nil, fmt.Errorf("query item heads: %w", err)
+	}
 	var heads []model.ItemHead
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		shared, err := sharedStories(ctx, tx)
@@ -52,6 +55,9 @@ func (s *Store) ItemHeads(ctx context.Context, q model.ItemQuery, text bool) ([]
 // lets SQLite count, so that its cost barely grows with the number of
 // items beyond the ones it returns.
 func (s *Store) Selection(ctx context.Context, q model.ItemQuery, newest int) (model.Selection, error) {
+	if err := s.indexForSearch(ctx, q.Search); err != nil {
+		return model.Selection{}, fmt.Errorf("select items: %w", err)
+	}
 	var sel model.Selection
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		f, err := newItemFilter(ctx, tx, q)
@@ -76,6 +82,9 @@ func (s *Store) Selection(ctx context.Context, q model.ItemQuery, newest int) (m
 // AloneHeads returns the heads of the newest n items q selects that are
 // alone in their story (Selection.Newest, further down), newest first.
 func (s *Store) AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]model.ItemHead, error) {
+	if err := s.indexForSearch(ctx, q.Search); err != nil {
+		return nil, fmt.Errorf("select items alone in their story: %w", err)
+	}
 	var heads []model.ItemHead
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		f, err := newItemFilter(ctx, tx, q)

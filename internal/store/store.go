@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -69,8 +70,10 @@ type Options struct {
 	// in tests (checkpoint.go); zero values mean checkpointPages and none.
 	checkpointEvery int64
 	checkpointRan   chan checkpointResult
-	// mergeKeys overrides the constant of the same name in tests.
-	mergeKeys int64
+	// mergeKeys and searchBatch override the constants of the same
+	// names in tests.
+	mergeKeys   int64
+	searchBatch int64
 }
 
 // Store is syndic's database. Every method is safe for concurrent use.
@@ -92,6 +95,11 @@ type Store struct {
 	// those Prune removed (storykeys.go); the batcher's alone.
 	recentKeys int64
 	mergeAt    int64 // mergeKeys, or Options.mergeKeys
+	// searchPending counts the items waiting for the full-text index,
+	// give or take other processes' (search.go); searchAt is searchBatch
+	// or Options.searchBatch.
+	searchPending atomic.Int64
+	searchAt      int64
 }
 
 // Open opens the database at path, creating and migrating it as needed.
@@ -104,7 +112,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys)}
+	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), searchAt: cmp.Or(opts.searchBatch, searchBatch)}
 	if err := configurePageCache(); err != nil {
 		log.Debug("page slots not used", "error", err)
 	}
@@ -129,6 +137,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
 		if err := s.countRecentKeys(ctx); err != nil {
+			s.writer.Close()
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
+		if err := s.countSearchPending(ctx); err != nil {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
@@ -222,6 +234,12 @@ func dsn(path string, kind int) string {
 // last connection closes.
 func (s *Store) Close() error {
 	s.stopBatcher()
+	var errs []error
+	if s.writer != nil && s.reader != nil {
+		// Whatever waits for the search index goes in now, so that a
+		// pass of syndic fetch leaves nothing pending (search.go).
+		errs = append(errs, s.IndexPending(context.Background()))
+	}
 	if s.writer != nil {
 		used, usedMax, overflow := pageCacheStats()
 		s.log.Debug("sqlite page slots", "slots", pageSlots, "used", used, "used_max", usedMax, "overflow_bytes_max", overflow)
@@ -230,7 +248,6 @@ func (s *Store) Close() error {
 		}
 	}
 	s.stmts.close()
-	var errs []error
 	if s.batch != nil {
 		errs = append(errs, s.batch.takeErrors())
 	}
@@ -393,10 +410,7 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 	}
 	rows.Close()
 	if s.writer != nil {
-		// The FTS check is spelled as an INSERT, so it needs the writer;
-		// it compares the index against the items it was built from.
-		_, err := s.writer.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
-		if err != nil {
+		if err := s.checkSearchIndex(ctx); err != nil {
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("check database %q: %w", s.path, err)
 			}
@@ -407,6 +421,24 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 		return "ok", nil
 	}
 	return strings.Join(problems, "\n"), nil
+}
+
+// checkSearchIndex compares the full-text index against the items it was
+// built from. The check is spelled as an INSERT, so it needs the writer.
+// The items pending for the index (search.go) go in first, within a
+// transaction that is rolled back: checking writes nothing, so it works
+// on a full disk too.
+func (s *Store) checkSearchIndex(ctx context.Context) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // nothing is kept
+	if _, err := indexPending(ctx, tx); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+	return err
 }
 
 // ms converts a time to the stored form: unix milliseconds UTC, 0 for the

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/syndic-dev/syndic/internal/model"
+)
+
+// searchStore opens a store whose writer indexes pending items once batch
+// of them wait.
+func searchStore(t *testing.T, path string, batch int64) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path, Options{searchBatch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// counts returns the pending rows and the index's matches for q.
+func searchCounts(t *testing.T, s *Store, q string) (pending, indexed int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM search_pending").Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", q).Scan(&indexed); err != nil {
+		t.Fatal(err)
+	}
+	return pending, indexed
+}
+
+func search(t *testing.T, s *Store, q string) []string {
+	t.Helper()
+	items, err := s.Items(context.Background(), model.ItemQuery{Search: q, IncludeHidden: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, it := range items {
+		titles = append(titles, it.Title)
+	}
+	return titles
+}
+
+// TestSearchPending: new items wait outside the index, a search indexes
+// them first, and the index stays consistent with items edited and
+// deleted while they waited.
+func TestSearchPending(t *testing.T) {
+	ctx := context.Background()
+	s := searchStore(t, filepath.Join(t.TempDir(), "s.db"), 1000)
+	flood := newItem("a", "1", "Flood warning for the valley", t0)
+	storm := newItem("a", "2", "Storm closes the harbor", t0.Add(time.Minute))
+	fire := newItem("a", "3", "Fire crews contain the blaze", t0.Add(2*time.Minute))
+	mustSave(t, s, update("a", t0, flood, storm, fire))
+	if pending, indexed := searchCounts(t, s, "flood"); pending != 3 || indexed != 0 {
+		t.Fatalf("after saving: %d pending, %d indexed; want 3 pending, none indexed", pending, indexed)
+	}
+
+	// Edited while pending: the trigger leaves the index alone, and the
+	// bulk statement indexes the new title.
+	storm.Title, storm.Summary = "Gale closes the harbor", "Ferries stay in port"
+	rehash(&storm)
+	if res := mustSave(t, s, update("a", t0.Add(time.Hour), flood, storm, fire)); res.Updated != 1 {
+		t.Fatalf("second fetch: %s, want 1 updated", counts(res))
+	}
+	// Deleted while pending: only its pending row goes.
+	if _, err := s.Prune(ctx, PrunePolicy{MaxPerSource: 2, Now: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := searchCounts(t, s, "flood"); pending != 2 {
+		t.Fatalf("after pruning one pending item: %d pending, want 2", pending)
+	}
+
+	if got := search(t, s, "harbor"); len(got) != 1 || got[0] != "Gale closes the harbor" {
+		t.Errorf("search harbor = %q, want the edited title", got)
+	}
+	if got := search(t, s, "storm"); len(got) != 0 {
+		t.Errorf("search storm (the title before the edit) = %q, want nothing", got)
+	}
+	if got := search(t, s, "flood"); len(got) != 0 {
+		t.Errorf("search flood (the pruned item) = %q, want nothing", got)
+	}
+	if pending, indexed := searchCounts(t, s, "fire"); pending != 0 || indexed != 1 {
+		t.Errorf("after a search: %d pending, %d indexed for fire; want 0, 1", pending, indexed)
+	}
+
+	// Indexed items edited and deleted go through the index as before.
+	fire.Title = "Fire crews contain the wildfire"
+	rehash(&fire)
+	mustSave(t, s, update("a", t0.Add(2*time.Hour), storm, fire))
+	if _, err := s.Prune(ctx, PrunePolicy{MaxPerSource: 1, Now: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
+		t.Errorf("IntegrityCheck() = %q, %v", res, err)
+	}
+	if got := search(t, s, "wildfire"); len(got) != 1 {
+		t.Errorf("search wildfire = %q, want the edited indexed item", got)
+	}
+}
+
+// TestSearchPendingBatch: the writer indexes the pending items itself
+// once the batch is full.
+func TestSearchPendingBatch(t *testing.T) {
+	s := searchStore(t, filepath.Join(t.TempDir(), "s.db"), 3)
+	mustSave(t, s, update("a", t0, newItem("a", "1", "Flood one", t0), newItem("a", "2", "Flood two", t0)))
+	if pending, indexed := searchCounts(t, s, "flood"); pending != 2 || indexed != 0 {
+		t.Fatalf("below the batch: %d pending, %d indexed; want 2, 0", pending, indexed)
+	}
+	mustSave(t, s, update("b", t0, newItem("b", "1", "Flood three", t0)))
+	if pending, indexed := searchCounts(t, s, "flood"); pending != 0 || indexed != 3 {
+		t.Errorf("at the batch: %d pending, %d indexed; want 0, 3", pending, indexed)
+	}
+}
+
+// TestSearchPendingSurvives: items pending when a Store stops without
+// closing (a crash) stay pending for the next one, and another Store on
+// the same file indexes them for its own search; a Store that closes
+// leaves nothing pending.
+func TestSearchPendingSurvives(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, err := Open(context.Background(), path, Options{searchBatch: 1000}) // closed below
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, a, update("a", t0, newItem("a", "1", "Flood warning", t0)))
+	b := searchStore(t, path, 1000)
+	if got := b.searchPending.Load(); got != 1 {
+		t.Errorf("second store counted %d pending at open, want 1", got)
+	}
+	if got := search(t, b, "flood"); len(got) != 1 {
+		t.Fatalf("search through the second store = %q, want the first store's pending item", got)
+	}
+	mustSave(t, a, update("a", t0.Add(time.Hour), newItem("a", "2", "Storm warning", t0)))
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pending, indexed := searchCounts(t, b, "storm"); pending != 0 || indexed != 1 {
+		t.Errorf("after Close: %d pending, %d indexed; want 0, 1", pending, indexed)
+	}
+}
