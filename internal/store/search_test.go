@@ -124,10 +124,7 @@ func TestSearchPendingBatch(t *testing.T) {
 // leaves nothing pending.
 func TestSearchPendingSurvives(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	a, err := Open(context.Background(), path, Options{searchBatch: 1000}) // closed below
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := searchStore(t, path, 1000) // closed below too: Close may be called twice
 	mustSave(t, a, update("a", t0, newItem("a", "1", "Flood warning", t0)))
 	b := searchStore(t, path, 1000)
 	if got := b.searchPending.Load(); got != 1 {

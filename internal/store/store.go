@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,9 @@ type Store struct {
 	// or Options.searchBatch.
 	searchPending atomic.Int64
 	searchAt      int64
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens the database at path, creating and migrating it as needed.
@@ -231,8 +235,13 @@ func dsn(path string, kind int) string {
 }
 
 // Close closes the database. The WAL is checkpointed by SQLite when the
-// last connection closes.
+// last connection closes. Calls after the first return its result.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	s.stopBatcher()
 	var errs []error
 	if s.writer != nil && s.reader != nil {
