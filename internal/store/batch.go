@@ -422,7 +422,6 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			s.keyFilter.invalidate()
 			s.keyLog.foreignWrite()
 		}
-		keys = keyBuffer{}
 		for i, r := range reqs {
 			res, err := r.apply(tx, &keys, &s.keyLog)
 			if err != nil {

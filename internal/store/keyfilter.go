@@ -75,25 +75,23 @@ func probes(h int64) (uint64, uint64) {
 	return u & 0xffffffff, u>>32 | 1
 }
 
-// add records hashes; the caller holds keyFilter.mu.
-func (b *bloom) add(hashes func(yield func(int64) bool)) {
+// add records h; the caller holds keyFilter.mu.
+func (b *bloom) add(h int64) {
 	stages := *b.stages.Load()
 	last := stages[len(stages)-1]
-	for h := range hashes {
-		if last.n >= last.cap {
-			next := newBloomStage(last.cap * 2)
-			grown := append(append(make([]*bloomStage, 0, len(stages)+1), stages...), next)
-			b.stages.Store(&grown)
-			stages, last = grown, next
-		}
-		h1, h2 := probes(h)
-		for i := range uint64(filterProbes) {
-			bit := (h1 + i*h2) & last.mask
-			last.words[bit/64].Or(1 << (bit % 64))
-		}
-		last.n++
-		b.keys.Add(1)
+	if last.n >= last.cap {
+		next := newBloomStage(last.cap * 2)
+		grown := append(append(make([]*bloomStage, 0, len(stages)+1), stages...), next)
+		b.stages.Store(&grown)
+		last = next
 	}
+	h1, h2 := probes(h)
+	for i := range uint64(filterProbes) {
+		bit := (h1 + i*h2) & last.mask
+		last.words[bit/64].Or(1 << (bit % 64))
+	}
+	last.n++
+	b.keys.Add(1)
 }
 
 // mayContain reports whether h may have been added.
@@ -141,13 +139,9 @@ func (f *keyFilter) committed(keys []storyKey) {
 	defer f.mu.Unlock()
 	for _, b := range []*bloom{f.cur, f.next} {
 		if b != nil {
-			b.add(func(yield func(int64) bool) {
-				for _, k := range keys {
-					if !yield(k.hash) {
-						return
-					}
-				}
-			})
+			for _, k := range keys {
+				b.add(k.hash)
+			}
 		}
 	}
 }
@@ -192,7 +186,7 @@ func (f *keyFilter) filter(hashes []int64) (kept []int64, used, build bool) {
 	return kept, true, build
 }
 
-// build fills the filter that filter started with every key in the
+// buildKeyFilter fills the filter that keyFilter.filter started with every key in the
 // database, from a snapshot taken now, and makes it current unless the
 // filter was invalidated meanwhile.
 func (s *Store) buildKeyFilter(ctx context.Context) error {
@@ -220,13 +214,9 @@ func (s *Store) buildKeyFilter(ctx context.Context) error {
 		buf := make([]int64, 0, chunk)
 		flush := func() {
 			f.mu.Lock()
-			next.add(func(yield func(int64) bool) {
-				for _, h := range buf {
-					if !yield(h) {
-						return
-					}
-				}
-			})
+			for _, h := range buf {
+				next.add(h)
+			}
 			f.mu.Unlock()
 			buf = buf[:0]
 		}

@@ -16,13 +16,9 @@ func TestBloom(t *testing.T) {
 	for i := range added {
 		added[i] = int64(r.Uint64())
 	}
-	b.add(func(yield func(int64) bool) {
-		for _, h := range added {
-			if !yield(h) {
-				return
-			}
-		}
-	})
+	for _, h := range added {
+		b.add(h)
+	}
 	if n := len(*b.stages.Load()); n < 3 {
 		t.Errorf("%d keys in %d stages, want the filter to have grown", len(added), n)
 	}
@@ -168,13 +164,9 @@ func TestKeyFilterAfterForeignWrite(t *testing.T) {
 
 func BenchmarkBloomMayContain(b *testing.B) {
 	f := newBloom()
-	f.add(func(yield func(int64) bool) {
-		for i := range 1 << 20 {
-			if !yield(int64(uint64(i) * 0x9e3779b97f4a7c15)) {
-				return
-			}
-		}
-	})
+	for i := range 1 << 20 {
+		f.add(int64(uint64(i) * 0x9e3779b97f4a7c15))
+	}
 	i := int64(0)
 	for b.Loop() {
 		i++

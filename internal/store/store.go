@@ -140,22 +140,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
-		if err := s.countRecentKeys(ctx); err != nil {
+		if err := s.readWriterState(ctx); err != nil {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
-		if err := s.countSearchPending(ctx); err != nil {
-			s.writer.Close()
-			return nil, fmt.Errorf("open database %q: %w", path, err)
-		}
-		// The writer's first data version: other processes' commits after
-		// it are seen at the next write (keyfilter.go needs every one).
-		var v int64
-		if err := s.writer.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-			s.writer.Close()
-			return nil, fmt.Errorf("open database %q: read data version: %w", path, err)
-		}
-		s.keyLog.checkDataVersion(v)
 	}
 	s.reader, err = sql.Open("sqlite", dsn(abs, connReader))
 	if err != nil {
@@ -179,6 +167,26 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// readWriterState reads what the writer keeps count of between commits:
+// the keys waiting in recent_story_keys, the items waiting for the search
+// index, and the writer connection's first data version, so that other
+// processes' commits after it are seen at the next write (keyfilter.go
+// needs every one).
+func (s *Store) readWriterState(ctx context.Context) error {
+	if err := s.countRecentKeys(ctx); err != nil {
+		return err
+	}
+	if err := s.countSearchPending(ctx); err != nil {
+		return err
+	}
+	var v int64
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return fmt.Errorf("read data version: %w", err)
+	}
+	s.keyLog.checkDataVersion(v)
+	return nil
 }
 
 // Kinds of connection.
