@@ -14,7 +14,9 @@ import (
 )
 
 // BuildSyndic builds ./cmd/syndic of the module the current directory is
-// in into dir and returns the binary's path.
+// in into dir and returns the binary's path. It is built as README says a
+// release is, static and without cgo, so that what is measured is what
+// ships.
 func BuildSyndic(ctx context.Context, dir string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
@@ -25,8 +27,9 @@ func BuildSyndic(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("find module root: not inside the syndic module")
 	}
 	bin := filepath.Join(dir, "syndic")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/syndic")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/syndic")
 	cmd.Dir = filepath.Dir(gomod)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build syndic: %w\n%s", err, out)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,10 +30,16 @@ type daemonRun struct {
 
 func startServe(t *testing.T, cfg string, args ...string) *daemonRun {
 	t.Helper()
+	return startServeEnv(t, func(string) string { return "" }, cfg, args...)
+}
+
+// startServeEnv is startServe with the environment getenv gives.
+func startServeEnv(t *testing.T, getenv func(string) string, cfg string, args ...string) *daemonRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &daemonRun{stderr: &syncBuffer{}, hup: make(chan os.Signal, 1), cancel: cancel, done: make(chan int, 1)}
 	addr := make(chan string, 1)
-	env := &Env{Stdout: io.Discard, Stderr: d.stderr, Getenv: func(string) string { return "" }, Signals: d.hup,
+	env := &Env{Stdout: io.Discard, Stderr: d.stderr, Getenv: getenv, Signals: d.hup,
 		Serving: func(a string) { addr <- a }}
 	go func() { d.done <- Run(ctx, append([]string{"serve", "-config", cfg}, args...), env) }()
 	t.Cleanup(func() {
@@ -232,6 +239,59 @@ func TestServeReload(t *testing.T) {
 		resp, _ := get(t, "http://"+d.addr+"/feeds/one.json")
 		return resp.StatusCode == 404
 	})
+}
+
+// TestServeProcs: serve doubles GOMAXPROCS while it both fetches and
+// serves HTTP, once however many serves run in the process, and restores
+// it when the last stops; -no-fetch, -no-http and an operator's GOMAXPROCS
+// leave it alone.
+func TestServeProcs(t *testing.T) {
+	_, cfg := startFarm(t, feedfarm.Options{Sources: 2, Items: 2, Seed: 4}, serveHeader)
+	before := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(before)
+
+	d1 := startServe(t, cfg)
+	if got := runtime.GOMAXPROCS(0); got != 2*before {
+		t.Errorf("serve runs GOMAXPROCS %d, want %d", got, 2*before)
+	}
+	cfg2 := filepath.Join(filepath.Dir(cfg), "second.toml")
+	os.WriteFile(cfg2, []byte(strings.Replace(mustRead(t, cfg), `path = "syndic.db"`, `path = "second.db"`, 1)), 0o644)
+	d2 := startServe(t, cfg2)
+	if got := runtime.GOMAXPROCS(0); got != 2*before {
+		t.Errorf("a second serve made GOMAXPROCS %d, want %d", got, 2*before)
+	}
+	d1.stop(t)
+	if got := runtime.GOMAXPROCS(0); got != 2*before {
+		t.Errorf("GOMAXPROCS %d while the second serve runs, want %d", got, 2*before)
+	}
+	d2.stop(t)
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS %d after serve stopped, want %d", got, before)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		getenv func(string) string
+		args   []string
+	}{
+		{"-no-fetch", func(string) string { return "" }, []string{"-no-fetch"}},
+		{"-no-http", func(string) string { return "" }, []string{"-no-http"}},
+		{"GOMAXPROCS set", func(k string) string {
+			if k == "GOMAXPROCS" {
+				return "3"
+			}
+			return ""
+		}, nil},
+	} {
+		d := startServeEnv(t, tc.getenv, cfg, tc.args...)
+		if tc.name == "-no-http" {
+			eventually(t, "-no-http running", func() bool { return strings.Contains(d.stderr.String(), "scheduler") })
+		}
+		if got := runtime.GOMAXPROCS(0); got != before {
+			t.Errorf("%s: GOMAXPROCS %d, want %d", tc.name, got, before)
+		}
+		d.stop(t)
+	}
 }
 
 func TestServeNoFetchAndNoHTTP(t *testing.T) {
