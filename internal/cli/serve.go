@@ -630,7 +630,9 @@ const serveProcsFactor = 2
 // P at once and the kernel shares the cores between its thread and
 // ingestion's. Measured with the harness's readers on 2 cores: p99 27.8 ms
 // with 2 Ps, 20.0 ms with 3, 13.0 ms with 4 (README, Performance). An
-// operator's GOMAXPROCS is left alone.
+// operator's GOMAXPROCS is left alone. Setting GOMAXPROCS ends Go's own
+// updates of it when a container's CPU limit changes: serve keeps the
+// limit it started with.
 func raiseProcs() (cpus int, restore func()) {
 	procs.Lock()
 	defer procs.Unlock()
