@@ -437,7 +437,7 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			return err
 		}
 		if indexed = s.searchPending.Load()+keys.pending >= s.searchAt; indexed {
-			if _, err := indexPending(ctx, tx); err != nil {
+			if err := indexPending(ctx, tx); err != nil {
 				return err
 			}
 		}

@@ -186,9 +186,9 @@ func (f *keyFilter) filter(hashes []int64) (kept []int64, used, build bool) {
 	return kept, true, build
 }
 
-// buildKeyFilter fills the filter that keyFilter.filter started with every key in the
-// database, from a snapshot taken now, and makes it current unless the
-// filter was invalidated meanwhile.
+// buildKeyFilter fills the filter that keyFilter.filter started with
+// every key in the database, from a snapshot taken now, and makes it
+// current unless the filter was invalidated meanwhile.
 func (s *Store) buildKeyFilter(ctx context.Context) error {
 	f := &s.keyFilter
 	f.mu.Lock()

@@ -15,10 +15,9 @@ import (
 // them, misses the newest items meanwhile.
 const searchBatch = 16384
 
-// indexPending indexes every pending item within tx and reports how many
-// it indexed.
-func indexPending(ctx context.Context, tx sqlTx) (int64, error) {
-	r, err := tx.ExecContext(ctx, `
+// indexPending indexes every pending item within tx.
+func indexPending(ctx context.Context, tx sqlTx) error {
+	_, err := tx.ExecContext(ctx, `
 		INSERT INTO items_fts (
 			rowid,
 			title,
@@ -32,16 +31,12 @@ func indexPending(ctx context.Context, tx sqlTx) (int64, error) {
 		JOIN items AS i ON i.rowid = p.item_rowid
 		ORDER BY p.item_rowid`)
 	if err != nil {
-		return 0, fmt.Errorf("index pending items for search: %w", err)
-	}
-	n, err := r.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("index pending items for search: %w", err)
+		return fmt.Errorf("index pending items for search: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM search_pending"); err != nil {
-		return 0, fmt.Errorf("index pending items for search: %w", err)
+		return fmt.Errorf("index pending items for search: %w", err)
 	}
-	return n, nil
+	return nil
 }
 
 // IndexPending indexes the items waiting for the full-text index, if
@@ -57,13 +52,13 @@ func (s *Store) IndexPending(ctx context.Context) error {
 	if !pending {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := indexPending(ctx, tx)
-		if err == nil {
-			s.searchPending.Store(0)
-		}
-		return err
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return indexPending(ctx, tx)
 	})
+	if err == nil {
+		s.searchPending.Store(0)
+	}
+	return err
 }
 
 // indexForSearch makes the index current before a query that searches it.

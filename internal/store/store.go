@@ -257,7 +257,7 @@ func (s *Store) close() error {
 		// pass of syndic fetch leaves nothing pending (search.go).
 		errs = append(errs, s.IndexPending(context.Background()))
 	}
-	if s.writer != nil {
+	if s.writer != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		used, usedMax, overflow := pageCacheStats()
 		s.log.Debug("sqlite page slots", "slots", pageSlots, "used", used, "used_max", usedMax, "overflow_bytes_max", overflow)
 		if s.ckpt != nil {
@@ -451,7 +451,7 @@ func (s *Store) checkSearchIndex(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // nothing is kept
-	if _, err := indexPending(ctx, tx); err != nil {
+	if err := indexPending(ctx, tx); err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
