@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/scheduler"
 )
 
@@ -134,7 +135,7 @@ func (c *Config) validateServer(k *checker) {
 		k.add("server.listen", "%q has no valid host", s.Listen)
 	}
 	if !isHTTPURL(s.BaseURL) {
-		k.add("server.base_url", "%q is not an absolute http(s) URL", redactURL(s.BaseURL))
+		k.add("server.base_url", "%q is not an absolute http(s) URL", credential.Redact(s.BaseURL))
 	}
 	k.positive("server.shutdown_timeout", s.ShutdownTimeout)
 	k.notNegative("server.cache_max_age", s.CacheMaxAge)
@@ -174,11 +175,11 @@ func (c *Config) validateSources(k *checker) {
 		case s.URL == "":
 			k.add(p+".url", "is required")
 		case !isHTTPURL(s.URL):
-			k.add(p+".url", "%q is not an absolute http(s) URL", redactURL(s.URL))
+			k.add(p+".url", "%q is not an absolute http(s) URL", credential.Redact(s.URL))
 		default:
 			cu := canonicalURL(s.URL)
 			if j, dup := urls[cu]; dup {
-				k.add(p+".url", "%q is already the URL of source[%d] (%s)", redactURL(s.URL), j+1, c.Sources[j].ID)
+				k.add(p+".url", "%q is already the URL of source[%d] (%s)", credential.Redact(s.URL), j+1, c.Sources[j].ID)
 			} else {
 				urls[cu] = i
 			}
@@ -292,44 +293,6 @@ func canonicalURL(s string) string {
 		u.RawPath = ""
 	}
 	return u.String()
-}
-
-// redactURL hides a password in a URL before it is printed. A URL that
-// does not parse (a bad percent escape) is redacted by its text: it is the
-// one most likely to end up in an error message.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return redactText(s)
-	}
-	if u.User == nil {
-		return s
-	}
-	return u.Redacted()
-}
-
-// redactText replaces what looks like the password of the authority of s:
-// between the first ":" after "//" and the last "@" before the path.
-func redactText(s string) string {
-	start := strings.Index(s, "//")
-	if start < 0 {
-		return s
-	}
-	start += 2
-	end := len(s)
-	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndex(s[start:end], "@")
-	if at < 0 {
-		return s
-	}
-	at += start
-	colon := strings.Index(s[start:at], ":")
-	if colon < 0 {
-		return s
-	}
-	return s[:start+colon+1] + "xxxxx" + s[at:]
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), the syntax of a

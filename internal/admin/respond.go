@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/syndic-dev/syndic/internal/fetcher"
+	"github.com/syndic-dev/syndic/internal/credential"
 )
 
 // errorBody is every error response: {"error":{"code":..,"message":..}}.
@@ -92,18 +92,18 @@ func limitBody(h http.Handler) http.Handler {
 // urlPattern finds URLs inside free text such as a recorded fetch error.
 var urlPattern = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
 
-// redactText hides URL passwords inside free text. The store and config
-// already redact what they record; this guards the API's own output
-// against any message that slipped through.
+// redactText hides URL passwords and secret query parameters inside free
+// text. The store and config already redact what they record; this guards
+// the API's own output against any message that slipped through.
 func redactText(s string) string {
-	return urlPattern.ReplaceAllStringFunc(s, fetcher.RedactURL)
+	return urlPattern.ReplaceAllStringFunc(s, credential.Redact)
 }
 
 // redactURLs redacts each URL of l; nil stays an empty list in JSON.
 func redactURLs(l []string) []string {
 	out := make([]string, 0, len(l))
 	for _, u := range l {
-		out = append(out, fetcher.RedactURL(u))
+		out = append(out, credential.Redact(u))
 	}
 	return out
 }

@@ -16,13 +16,14 @@ import (
 
 // TestNoSecrets drives every endpoint, success and failure, and checks
 // that neither a response nor the log holds the admin token, a source
-// header value or a password from a URL.
+// header value, a password from a URL or a secret query parameter.
 func TestNoSecrets(t *testing.T) {
 	const (
 		headerValue = "Bearer header-secret-value"
 		password    = "url-pass-9"
+		queryKey    = "url-query-key-7"
 	)
-	secretURL := "https://bob:" + password + "@beta.example/feed"
+	secretURL := "https://bob:" + password + "@beta.example/feed?format=rss&api_key=" + queryKey
 	// What the configuration holds; SourceConfig has no place for the
 	// headers, so the wiring cannot pass them on.
 	type configSource struct {
@@ -91,7 +92,7 @@ func TestNoSecrets(t *testing.T) {
 	bodies.WriteString(serve(t, h, request{path: "/api/items", token: testToken}).Body.String())
 
 	for name, text := range map[string]string{"responses": bodies.String(), "log": logs.String()} {
-		for _, secret := range []string{testToken, headerValue, "header-secret-value", password} {
+		for _, secret := range []string{testToken, headerValue, "header-secret-value", password, queryKey} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s reveal %q:\n%s", name, secret, text)
 			}

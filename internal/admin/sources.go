@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/syndic-dev/syndic/internal/fetcher"
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -71,7 +71,7 @@ func (a *api) handleSources(w http.ResponseWriter, r *http.Request) {
 			st = model.SourceState{SourceID: sc.ID}
 		}
 		s := a.sourceJSON(st)
-		s.URL = fetcher.RedactURL(sc.URL)
+		s.URL = credential.Redact(sc.URL)
 		if sc.Title != "" {
 			s.Title = sc.Title
 		}
@@ -107,7 +107,7 @@ func (a *api) sourceJSON(st model.SourceState) sourceJSON {
 	}
 	s := sourceJSON{
 		ID:                st.SourceID,
-		URL:               fetcher.RedactURL(st.URL),
+		URL:               credential.Redact(st.URL),
 		Title:             title,
 		Tags:              []string{},
 		Status:            statusNever,
@@ -116,13 +116,13 @@ func (a *api) sourceJSON(st model.SourceState) sourceJSON {
 		Error:             redactText(st.Error),
 		Items:             st.Items,
 		FeedTitle:         st.FeedTitle,
-		SiteURL:           fetcher.RedactURL(st.SiteURL),
+		SiteURL:           credential.Redact(st.SiteURL),
 		LastFetch:         optTime(st.LastFetch),
 		LastSuccess:       optTime(st.LastSuccess),
 		NextFetch:         optTime(st.NextFetch),
 		NextFetchReason:   st.NextFetchReason,
 		ConsecutiveErrors: st.ConsecutiveErrors,
-		RedirectURL:       fetcher.RedactURL(st.RedirectURL),
+		RedirectURL:       credential.Redact(st.RedirectURL),
 		Alternates:        redactURLs(st.Alternates),
 	}
 	if st.Status != "" {

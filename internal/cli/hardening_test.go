@@ -138,12 +138,12 @@ func TestServeUnderLoad(t *testing.T) {
 }
 
 // TestSecretsNeverLeak runs fetch, the listing commands and serve with a
-// source header and URL credentials, failing and succeeding, and greps
-// every output for the secrets.
+// source header, URL passwords and secret query parameters, failing and
+// succeeding, and greps every output for the secrets.
 func TestSecretsNeverLeak(t *testing.T) {
-	const token, password = "SECRET-TOKEN-123", "pa55w0rd-XYZ"
+	const token, password, apiKey = "SECRET-TOKEN-123", "pa55w0rd-XYZ", "QUERY-KEY-456"
 	feed := `<?xml version="1.0"?><rss version="2.0"><channel><title>Private</title><link>http://example.org/</link>
-<item><title>A private story</title><link>http://example.org/p1</link><guid>p1</guid><description>text</description></item></channel></rss>`
+<item><title>Private story p1</title><link>http://example.org/p1</link><guid>p1</guid><description>text</description></item></channel></rss>`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, basic := r.BasicAuth()
 		switch {
@@ -153,7 +153,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 			http.Error(w, "denied for "+r.Header.Get("Authorization"), http.StatusForbidden)
 		case r.URL.Path == "/redirect":
 			http.Redirect(w, r, "http://localhost:1/elsewhere?"+r.Header.Get("Authorization"), http.StatusFound)
-		case r.Header.Get("Authorization") == "Bearer "+token, basic && user == "user" && pass == password:
+		case r.URL.Path == "/moved":
+			http.Redirect(w, r, "/q2?format=rss&api_key="+r.URL.Query().Get("token"), http.StatusMovedPermanently)
+		case r.Header.Get("Authorization") == "Bearer "+token, basic && user == "user" && pass == password,
+			r.URL.Query().Get("api_key") == apiKey:
 			w.Header().Set("Content-Type", "application/rss+xml")
 			fmt.Fprint(w, strings.ReplaceAll(feed, "p1", strings.TrimPrefix(r.URL.Path, "/")))
 		default:
@@ -168,7 +171,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "syndic.toml")
-	conf := serveHeader + fmt.Sprintf(`host_interval = "0s"
+	conf := strings.Replace(serveHeader, "[server]\n", "[server]\npublish_opml = true\n", 1) + fmt.Sprintf(`host_interval = "0s"
 per_host = 8
 timeout = "2s"
 [storage]
@@ -194,7 +197,19 @@ url = "http://user:%[4]s@%[2]s/fail/c"
 [[source]]
 id = "cred-refused"
 url = "http://user:%[4]s@%[5]s/feed"
-`, srv.URL, host, token, password, closedHost)
+[[source]]
+id = "query-ok"
+url = "%[1]s/q1?format=rss&api_key=%[6]s"
+[[source]]
+id = "query-fail"
+url = "%[1]s/fail/q?Private-Token=%[6]s"
+[[source]]
+id = "query-moved"
+url = "%[1]s/moved?token=%[6]s"
+[[source]]
+id = "query-refused"
+url = "http://%[5]s/feed?access_token=%[6]s"
+`, srv.URL, host, token, password, closedHost, apiKey)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +232,8 @@ url = "http://user:%[4]s@%[5]s/feed"
 		t.Fatalf("fetch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	add("fetch", r.stdout+r.stderr)
-	if !strings.Contains(r.stdout, "2 ok") {
-		t.Errorf("the sources with credentials did not both succeed:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "4 ok") {
+		t.Errorf("the sources with credentials did not all succeed:\n%s", r.stdout)
 	}
 	add("fetch again", func() string { r := run(t, "fetch", "-force", "-config", cfg); return r.stdout + r.stderr }())
 	for _, args := range [][]string{{"sources"}, {"sources", "-json"}, {"items", "-json", "-limit", "0"}, {"items"}, {"render", "all"}, {"preview", "all"}} {
@@ -229,13 +244,26 @@ url = "http://user:%[4]s@%[5]s/feed"
 	d := startServe(t, cfg)
 	eventually(t, "published items", func() bool {
 		_, body := get(t, "http://"+d.addr+"/feeds/all.json")
-		return strings.Contains(body, "A private story")
+		return strings.Contains(body, "Private story q1")
 	})
-	for _, p := range []string{"/feeds/all.rss", "/feeds/all.atom", "/feeds/all.json", "/", "/readyz", "/nope"} {
+	for _, p := range []string{"/feeds/all.rss", "/feeds/all.atom", "/feeds/all.json", "/", "/readyz", "/nope", "/sources.opml"} {
 		resp, body := get(t, "http://"+d.addr+p)
 		var hdr strings.Builder
 		resp.Header.Write(&hdr)
 		add("GET "+p, hdr.String()+body)
+		switch p {
+		case "/sources.opml":
+			// Published: the source without URL credentials; left out: the
+			// ones whose URL is a secret.
+			if !strings.Contains(body, `xmlUrl="`+srv.URL+`/h1"`) || strings.Contains(body, "/c1") || strings.Contains(body, "/q1") {
+				t.Errorf("/sources.opml lists the wrong sources:\n%s", body)
+			}
+		case "/feeds/all.json":
+			// An entry's source link loses the secret, keeps the rest.
+			if !strings.Contains(body, `"source_url": "`+srv.URL+`/q1?format=rss"`) {
+				t.Errorf("/feeds/all.json: no source_url without the secret parameter:\n%s", body)
+			}
+		}
 	}
 	d.stop(t)
 	add("serve log", d.stderr.String())
@@ -244,7 +272,7 @@ url = "http://user:%[4]s@%[5]s/feed"
 		if testing.Verbose() && (o.name == "fetch" || o.name == "sources") {
 			t.Logf("%s:\n%s", o.name, o.text)
 		}
-		for _, secret := range []string{token, password} {
+		for _, secret := range []string{token, password, apiKey} {
 			if strings.Contains(o.text, secret) {
 				t.Errorf("%s leaks %q:\n%s", o.name, secret, excerpt(o.text, secret))
 			}
@@ -264,7 +292,7 @@ url = "http://user:%[4]s@%[5]s/feed"
 	st := openTestStore(t, cfg)
 	states, _ := st.SourceStates(context.Background())
 	for _, s := range states {
-		if strings.Contains(s.Error, token) || strings.Contains(s.Error, password) || strings.Contains(s.RedirectURL, password) {
+		if strings.Contains(s.Error, token) || strings.Contains(s.Error, password) || strings.Contains(s.Error, apiKey) || strings.Contains(s.RedirectURL, password) {
 			t.Errorf("source %s records a secret: %q", s.SourceID, s.Error)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/syndic-dev/syndic/config"
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/opml"
 	"github.com/syndic-dev/syndic/internal/store"
 )
@@ -36,7 +37,11 @@ const opmlHelp = `Usage: syndic opml export [-config FILE] [-o FILE]
        syndic opml import [-config FILE] [-write] OPML_FILE
 
 export writes the configured sources as OPML 2.0 (titles, feed and site
-URLs, tags as categories) for another reader.
+URLs, tags as categories) for another reader. The feed URLs are written as
+configured, credentials included: the export is the operator's copy. The
+/sources.opml that serve publishes (server.publish_opml = true) leaves out
+the sources whose URL holds a password or a secret query parameter
+(token=, api_key=, ...).
 
 import reads another reader's OPML export (nested folders become tags) and
 prints [[source]] blocks for the feeds not configured yet; with -write it
@@ -56,7 +61,7 @@ func runOPMLExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := exportOPML(ctx, &buf, cfg, nil); err != nil {
+	if err := exportOPML(ctx, &buf, cfg, nil, false); err != nil {
 		return err
 	}
 	if *outFile == "" {
@@ -67,8 +72,10 @@ func runOPMLExport(ctx context.Context, env *Env, args []string) error {
 }
 
 // exportOPML writes cfg's sources, with site URLs from st when it is
-// given.
-func exportOPML(ctx context.Context, w io.Writer, cfg *config.Config, st *store.Store) error {
+// given. A public export leaves out the sources whose URL carries a
+// credential: their URL is a secret, and without the credential it would
+// not subscribe anyone.
+func exportOPML(ctx context.Context, w io.Writer, cfg *config.Config, st *store.Store, public bool) error {
 	sites := map[string]string{}
 	if st != nil {
 		states, err := st.SourceStates(ctx)
@@ -81,6 +88,9 @@ func exportOPML(ctx context.Context, w io.Writer, cfg *config.Config, st *store.
 	}
 	srcs := make([]opml.Source, 0, len(cfg.Sources))
 	for _, s := range cfg.Sources {
+		if public && credential.HasSecret(s.URL) {
+			continue
+		}
 		srcs = append(srcs, opml.Source{ID: s.ID, URL: s.URL, Title: s.Title, SiteURL: sites[s.ID], Tags: s.Tags})
 	}
 	if err := opml.Export(w, "syndic sources", srcs, time.Now()); err != nil {
@@ -119,7 +129,7 @@ reported on stderr.`)
 	}
 	res := opml.Import(cfg, feeds)
 	for _, s := range res.Skipped {
-		fmt.Fprintf(env.Stderr, "skipped %s: %s\n", s.Feed.URL, s.Reason)
+		fmt.Fprintf(env.Stderr, "skipped %s: %s\n", credential.Redact(s.Feed.URL), s.Reason)
 	}
 	if !*write {
 		fmt.Fprint(env.Stdout, res.Blocks)
@@ -142,7 +152,7 @@ reported on stderr.`)
 func (d *daemon) opmlHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
-		if err := exportOPML(r.Context(), &buf, d.cfg.Load(), d.store); err != nil {
+		if err := exportOPML(r.Context(), &buf, d.cfg.Load(), d.store, true); err != nil {
 			d.log.Error("export opml", "error", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return

@@ -42,7 +42,8 @@ server.listen:
   /healthz, /readyz                              liveness and readiness
   /metrics                                       Prometheus metrics
   /api/...                                       admin API (server.admin_token_file or _env)
-  /sources.opml                                  sources as OPML (server.publish_opml = true)
+  /sources.opml                                  sources as OPML (server.publish_opml = true),
+                                                 without those whose URL holds a credential
 
 SIGHUP, or saving the config file, reloads the configuration: a valid file
 is applied without a restart; an invalid one is logged with every error and

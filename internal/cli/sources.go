@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/syndic-dev/syndic/internal/fetcher"
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -114,9 +114,9 @@ type sourceRow struct {
 
 func newSourceRow(id, url, title string, tags []string, enabled, orphaned bool, s model.SourceState, now time.Time) sourceRow {
 	r := sourceRow{
-		ID: id, URL: fetcher.RedactURL(url), Title: title, Tags: tags, Enabled: enabled,
+		ID: id, URL: credential.Redact(url), Title: title, Tags: tags, Enabled: enabled,
 		Orphaned: orphaned, Status: "ok", State: s.Status, ErrorClass: s.ErrorClass, Error: s.Error,
-		Items: s.Items, ConsecutiveErrors: s.ConsecutiveErrors, RedirectURL: fetcher.RedactURL(s.RedirectURL),
+		Items: s.Items, ConsecutiveErrors: s.ConsecutiveErrors, RedirectURL: credential.Redact(s.RedirectURL),
 		Alternates: s.Alternates, LastFetch: timePtr(s.LastFetch), LastSuccess: timePtr(s.LastSuccess),
 	}
 	if r.Tags == nil {

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/syndic-dev/syndic/config"
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/fetcher"
 	"github.com/syndic-dev/syndic/internal/ingest"
 	"github.com/syndic-dev/syndic/internal/model"
@@ -181,7 +181,7 @@ func sourceInfos(ctx context.Context, cfg *config.Config, st *store.Store) ([]mo
 		infos = append(infos, model.SourceInfo{
 			ID:      s.ID,
 			Title:   title,
-			URL:     publicURL(s.URL),
+			URL:     credential.Public(s.URL),
 			SiteURL: st.SiteURL,
 			Tags:    s.Tags,
 			Include: config.Regexps(s.Include),
@@ -201,15 +201,4 @@ func errorClassOf(res ingest.Result) string {
 		return fe.Class
 	}
 	return model.ErrClassOther
-}
-
-// publicURL is a source URL fit to publish: without its userinfo, which
-// holds credentials (the URL itself is config, the password a secret).
-func publicURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	u.User = nil
-	return u.String()
 }

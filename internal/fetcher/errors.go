@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -92,7 +93,7 @@ func isTLSError(err error) bool {
 
 func statusError(code int, finalURL string, redirected bool) error {
 	if redirected {
-		return fmt.Errorf("status %d from %q", code, RedactURL(finalURL))
+		return fmt.Errorf("status %d from %q", code, credential.Redact(finalURL))
 	}
 	return fmt.Errorf("status %d", code)
 }
@@ -109,51 +110,6 @@ func parseError(err error) error {
 		return errors.New("invalid url: bad percent escape")
 	}
 	return fmt.Errorf("invalid url: %w", err)
-}
-
-const redactedPassword = "xxxxx"
-
-// RedactURL replaces the password in raw's userinfo with "xxxxx", so that
-// the URL can be logged or stored in an error. Other parts are kept. A URL
-// that does not parse is redacted textually.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return redactText(raw)
-	}
-	if u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); !ok {
-		return raw
-	}
-	u.User = url.UserPassword(u.User.Username(), redactedPassword)
-	return u.String()
-}
-
-// redactText removes a password from whatever looks like the userinfo of
-// raw: between "//" and the last "@" of the authority, after the first ":".
-func redactText(raw string) string {
-	start := strings.Index(raw, "//")
-	if start < 0 {
-		return raw
-	}
-	start += 2
-	end := len(raw)
-	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndex(raw[start:end], "@")
-	if at < 0 {
-		return raw
-	}
-	at += start
-	colon := strings.Index(raw[start:at], ":")
-	if colon < 0 {
-		return raw
-	}
-	colon += start
-	return raw[:colon+1] + redactedPassword + raw[at:]
 }
 
 // stripUserinfo is u without any userinfo, for URLs handed back to callers

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -217,7 +218,7 @@ type fetchState struct {
 // against ctx, not against the request timeout). Every failure is an
 // *Error.
 func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
-	redacted := RedactURL(req.URL)
+	redacted := credential.Redact(req.URL)
 	fail := func(class string, err error) (*Response, error) {
 		return nil, &Error{Class: class, URL: redacted, Err: err}
 	}

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/syndic-dev/syndic/internal/credential"
 	"github.com/syndic-dev/syndic/internal/dedup"
 	"github.com/syndic-dev/syndic/internal/fetcher"
 	"github.com/syndic-dev/syndic/internal/model"
@@ -226,7 +227,7 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 			if errors.As(perr, &nf) {
 				class, alternates = model.ErrClassNotAFeed, nf.Alternates
 			}
-			return in.fail(ctx, res, state, now, class, fmt.Errorf("parse %s: %w", fetcher.RedactURL(src.URL), perr), time.Time{}, alternates)
+			return in.fail(ctx, res, state, now, class, fmt.Errorf("parse %s: %w", credential.Redact(src.URL), perr), time.Time{}, alternates)
 		}
 		res.Status = model.StatusOK
 		res.Skipped = feed.Skipped
