@@ -20,6 +20,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,39 @@ type ServerConfig struct {
 	AdminTokenFile string `toml:"admin_token_file"`
 	AdminTokenEnv  string `toml:"admin_token_env"`
 	PublishOPML    bool   `toml:"publish_opml"`
+	// TrustedProxies are the addresses and CIDR prefixes of reverse
+	// proxies whose X-Forwarded-For header names the client (see
+	// TrustedProxyPrefixes).
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes is TrustedProxies parsed: a bare address is a
+// prefix of its full length, and an IPv4-mapped IPv6 address its IPv4
+// form. Entries that do not parse are left out; Validate reports them.
+func (s ServerConfig) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, t := range s.TrustedProxies {
+		if p, ok := parseProxy(t); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseProxy(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), true
 }
 
 // LogConfig is the [log] table.

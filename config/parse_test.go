@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,10 @@ func TestParseErrors(t *testing.T) {
 			`feeds.toml:3:19: server.admin_token_env: set admin_token_file or admin_token_env, not both`},
 		{"admin token in file", "[server]\nadmin_token = \"s3cret\"\n",
 			`feeds.toml:2:1: server.admin_token: tokens are never stored in the config file; use server.admin_token_file or server.admin_token_env`},
+		{"trusted proxy not an address", "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.lan\"]\n",
+			`feeds.toml:2:19: server.trusted_proxies: entry 2, "proxy.lan", is not an IP address or CIDR prefix (like "10.0.0.0/8" or "::1")`},
+		{"trusted proxy bad prefix", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+			`feeds.toml:2:19: server.trusted_proxies: entry 1, "10.0.0.0/33", is not an IP address or CIDR prefix (like "10.0.0.0/8" or "::1")`},
 		{"admin token at top", "admin_token = \"s3cret\"\n",
 			`feeds.toml:1:1: admin_token: tokens are never stored in the config file; use server.admin_token_file or server.admin_token_env`},
 		{"shutdown timeout bad", "[server]\nshutdown_timeout = \"soon\"\n",
@@ -275,6 +280,7 @@ func TestDefault(t *testing.T) {
 		{"idle_timeout", c.Server.IdleTimeout.String(), "2m"},
 		{"max_header_bytes", c.Server.MaxHeaderBytes.String(), "64KB"},
 		{"publish_opml", c.Server.PublishOPML, false},
+		{"trusted_proxies", len(c.Server.TrustedProxies), 0},
 		{"log.format", c.Log.Format, "text"},
 		{"log.level", c.Log.Level, "info"},
 		{"storage.path", c.Storage.Path, "syndic.db"},
@@ -422,7 +428,7 @@ func TestExampleFile(t *testing.T) {
 	}
 	// The example shows the defaults: they must be the real ones.
 	d := Default()
-	if c.Server != d.Server || c.Log != d.Log || c.Storage != d.Storage || c.Fetch != d.Fetch || c.Dedup != d.Dedup {
+	if !reflect.DeepEqual(c.Server, d.Server) || c.Log != d.Log || c.Storage != d.Storage || c.Fetch != d.Fetch || c.Dedup != d.Dedup {
 		t.Errorf("example tables differ from Default():\n%+v\n%+v", c, d)
 	}
 	if got, want := c.OutputSources(c.Outputs[0]), []string{"bbc-world", "npr-news", "guardian-world", "aljazeera"}; !reflect.DeepEqual(got, want) {
@@ -448,5 +454,17 @@ func TestScannerCompletes(t *testing.T) {
 		if s.failed || s.i < len(data) {
 			t.Errorf("%s: scanner stopped at byte %d of %d", name, s.i, len(data))
 		}
+	}
+}
+
+func TestTrustedProxyPrefixes(t *testing.T) {
+	s := ServerConfig{TrustedProxies: []string{"127.0.0.1", " 10.1.2.3/8 ", "::1", "fd00::/8", "::ffff:192.168.0.0/112", "::ffff:172.16.0.1", "bad"}}
+	var got []string
+	for _, p := range s.TrustedProxyPrefixes() {
+		got = append(got, p.String())
+	}
+	want := []string{"127.0.0.1/32", "10.0.0.0/8", "::1/128", "fd00::/8", "192.168.0.0/16", "172.16.0.1/32"}
+	if !slices.Equal(got, want) {
+		t.Errorf("TrustedProxyPrefixes() = %q, want %q", got, want)
 	}
 }

@@ -152,6 +152,11 @@ func (c *Config) validateServer(k *checker) {
 	if s.AdminTokenEnv != "" && (strings.ContainsAny(s.AdminTokenEnv, "= \x00") || strings.ContainsFunc(s.AdminTokenEnv, isControl)) {
 		k.add("server.admin_token_env", "%q is not an environment variable name", s.AdminTokenEnv)
 	}
+	for i, t := range s.TrustedProxies {
+		if _, ok := parseProxy(t); !ok {
+			k.add("server.trusted_proxies", "entry %d, %q, is not an IP address or CIDR prefix (like \"10.0.0.0/8\" or \"::1\")", i+1, t)
+		}
+	}
 }
 
 func (c *Config) validateSources(k *checker) {

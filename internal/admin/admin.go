@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/syndic-dev/syndic/internal/model"
@@ -91,6 +92,10 @@ type Deps struct {
 	// Invalidate drops cached outputs of sources after curation so that
 	// feeds show the change at once.
 	Invalidate func(sourceIDs ...string)
+	// TrustedProxies returns the current server.trusted_proxies: peers
+	// whose X-Forwarded-For names the client that wrong tokens are counted
+	// against and logged. Nil trusts no proxy.
+	TrustedProxies func() []netip.Prefix
 	// Token is the admin token. Empty disables the API: every path
 	// answers 404 api_disabled.
 	Token  []byte

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -45,14 +46,70 @@ func bearerToken(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-// remoteHost is the address failures are counted against: the peer's IP
-// without the port, which changes with every connection.
-func remoteHost(r *http.Request) string {
+// clientAddr is the address failures are counted against and logged: the
+// peer's IP without the port, which changes with every connection. When
+// the peer is a trusted proxy (server.trusted_proxies), it is the address
+// that proxy reported instead: X-Forwarded-For is read from its right end,
+// skipping trusted proxies, and the first other address is the client.
+// Addresses left of it were written by the client and are not believed.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !inPrefixes(peer.Unmap(), trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	client := host
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		addr, ok := parseHop(hop)
+		if !ok {
+			// Written by a trusted proxy, but not an address: count it
+			// as it is rather than believe what lies left of it.
+			return hop
+		}
+		client = addr.String()
+		if !inPrefixes(addr, trusted) {
+			return client
+		}
+	}
+	return client
+}
+
+// clientAddr is clientAddr with the current trusted proxies.
+func (a *api) clientAddr(r *http.Request) string {
+	var trusted []netip.Prefix
+	if a.d.TrustedProxies != nil {
+		trusted = a.d.TrustedProxies()
+	}
+	return clientAddr(r, trusted)
+}
+
+// parseHop reads one X-Forwarded-For entry: an IP address, possibly with a
+// port ("203.0.113.7:4711", "[2001:db8::1]:4711").
+func parseHop(hop string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func inPrefixes(a netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // authenticate answers every request itself unless it carries the token:
@@ -65,7 +122,7 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 				"the admin API is disabled: set server.admin_token_file or server.admin_token_env")
 			return
 		}
-		addr := remoteHost(r)
+		addr := a.clientAddr(r)
 		// Checked before the token: while slowed down, even a right guess
 		// must not be confirmed, or the pause would not slow guessing.
 		if wait, blocked := a.failures.blocked(addr); blocked {

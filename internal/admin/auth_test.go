@@ -6,7 +6,10 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +213,74 @@ func TestFailureSlowdown(t *testing.T) {
 	}
 }
 
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	tests := []struct {
+		name, remote string
+		forwarded    []string // X-Forwarded-For header lines
+		want         string
+	}{
+		{"no proxy", "198.51.100.7:5555", nil, "198.51.100.7"},
+		{"untrusted peer's header is ignored", "198.51.100.7:5555", []string{"203.0.113.1"}, "198.51.100.7"},
+		{"trusted proxy", "10.0.0.2:80", []string{"203.0.113.1"}, "203.0.113.1"},
+		{"trusted proxy over IPv6", "[::1]:80", []string{"2001:db8::7"}, "2001:db8::7"},
+		{"trusted proxy without the header", "10.0.0.2:80", nil, "10.0.0.2"},
+		{"a forged left part is not believed", "10.0.0.2:80", []string{"192.0.2.66, 203.0.113.1"}, "203.0.113.1"},
+		{"a chain of trusted proxies", "10.0.0.2:80", []string{"203.0.113.1, 10.9.9.9", "10.0.0.3"}, "203.0.113.1"},
+		{"hops with ports", "10.0.0.2:80", []string{"[2001:db8::1]:4711"}, "2001:db8::1"},
+		{"IPv4 with a port", "10.0.0.2:80", []string{"203.0.113.1:4711"}, "203.0.113.1"},
+		{"mapped IPv4", "10.0.0.2:80", []string{"::ffff:203.0.113.1"}, "203.0.113.1"},
+		{"only trusted hops", "10.0.0.2:80", []string{"10.1.1.1, 10.2.2.2"}, "10.1.1.1"},
+		{"junk written by the proxy", "10.0.0.2:80", []string{"203.0.113.1, unknown"}, "unknown"},
+		{"empty entries", "10.0.0.2:80", []string{" , 203.0.113.1 ,"}, "203.0.113.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/api/sources", nil)
+			r.RemoteAddr = tt.remote
+			for _, v := range tt.forwarded {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientAddr(r, trusted); got != tt.want {
+				t.Errorf("clientAddr = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFailureSlowdownBehindProxy: behind a trusted proxy, one client's
+// wrong tokens slow down that client, not everyone the proxy forwards;
+// without server.trusted_proxies the proxy's address is all there is.
+func TestFailureSlowdownBehindProxy(t *testing.T) {
+	const proxy = "10.0.0.2:443"
+	attacker := request{path: "/api/sources", token: "guess", remote: proxy, forwarded: "203.0.113.66"}
+	admin := request{path: "/api/sources", token: testToken, remote: proxy, forwarded: "198.51.100.1"}
+
+	h, _, logs := newTestAPI(t, Deps{TrustedProxies: func() []netip.Prefix {
+		return []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	}})
+	for range maxFailures {
+		wantError(t, serve(t, h, attacker), http.StatusUnauthorized, "unauthorized")
+	}
+	wantError(t, serve(t, h, attacker), http.StatusTooManyRequests, "too_many_failures")
+	if w := serve(t, h, admin); w.Code != http.StatusOK {
+		t.Errorf("another client behind the proxy: status %d, want 200", w.Code)
+	}
+	// The attacker cannot escape by forging a left part of the header.
+	forged := attacker
+	forged.forwarded = "198.51.100.1, 203.0.113.66"
+	wantError(t, serve(t, h, forged), http.StatusTooManyRequests, "too_many_failures")
+	if !strings.Contains(logs.String(), "remote=203.0.113.66") {
+		t.Errorf("log does not name the client behind the proxy:\n%s", logs.String())
+	}
+
+	h, _, _ = newTestAPI(t, Deps{})
+	for range maxFailures {
+		wantError(t, serve(t, h, attacker), http.StatusUnauthorized, "unauthorized")
+	}
+	wantError(t, serve(t, h, admin), http.StatusTooManyRequests, "too_many_failures")
+}
+
 // waitOut advances the clock past the current pause of req's address.
 func waitOut(t *testing.T, h http.Handler, clk *clock, req request) {
 	t.Helper()
@@ -266,4 +337,39 @@ func TestFailuresBounded(t *testing.T) {
 	if n, _ := f.fail(last); n != 2 {
 		t.Errorf("newest address has %d failures, want 2", n)
 	}
+}
+
+// FuzzClientAddr: whatever X-Forwarded-For holds, the client address is
+// the peer's or one of the header's entries, and only a trusted peer's
+// header is read.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.2:80", "203.0.113.1, 10.0.0.3")
+	f.Add("198.51.100.7:5555", "203.0.113.1")
+	f.Add("[::1]:80", "[2001:db8::1]:4711,unknown")
+	f.Add("10.0.0.2", ",,")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	f.Fuzz(func(t *testing.T, remote, forwarded string) {
+		r := httptest.NewRequest(http.MethodGet, "/api/sources", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", forwarded)
+		got := clientAddr(r, trusted)
+		host, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			host = remote
+		}
+		if got == host {
+			return
+		}
+		peer, err := netip.ParseAddr(host)
+		if err != nil || !inPrefixes(peer.Unmap(), trusted) {
+			t.Fatalf("clientAddr(%q, %q) = %q: an untrusted peer's header was read", remote, forwarded, got)
+		}
+		for hop := range strings.SplitSeq(forwarded, ",") {
+			hop = strings.TrimSpace(hop)
+			if a, ok := parseHop(hop); hop == got || ok && a.String() == got {
+				return
+			}
+		}
+		t.Fatalf("clientAddr(%q, %q) = %q, neither the peer nor an entry", remote, forwarded, got)
+	})
 }

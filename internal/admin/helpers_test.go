@@ -191,6 +191,7 @@ type request struct {
 	method, path string
 	token        string // "" sends no Authorization header
 	remote       string // default 192.0.2.1:1234
+	forwarded    string // X-Forwarded-For, when set
 	body         string
 }
 
@@ -216,6 +217,9 @@ func serve(t *testing.T, h http.Handler, req request) *httptest.ResponseRecorder
 	}
 	if req.token != "" {
 		r.Header.Set("Authorization", "Bearer "+req.token)
+	}
+	if req.forwarded != "" {
+		r.Header.Set("X-Forwarded-For", req.forwarded)
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

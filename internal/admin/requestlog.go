@@ -36,6 +36,7 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		a.log.Debug("api request",
+			"remote", a.clientAddr(r),
 			"method", r.Method,
 			"path", r.URL.Path,
 			"status", rec.status,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -565,6 +566,9 @@ func (d *daemon) adminAPI(token []byte) http.Handler {
 		Store:  d.store,
 		Token:  token,
 		Logger: d.log,
+		TrustedProxies: func() []netip.Prefix {
+			return d.cfg.Load().Server.TrustedProxyPrefixes()
+		},
 		Sources: func() []admin.SourceConfig {
 			cfg := d.cfg.Load()
 			out := make([]admin.SourceConfig, len(cfg.Sources))
