@@ -64,6 +64,11 @@ type ServerConfig struct {
 	// proxies whose X-Forwarded-For header names the client (see
 	// TrustedProxyPrefixes).
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// WebSubHubs are the WebSub hubs the outputs advertise and that serve
+	// pings when an output changes; empty: no WebSub.
+	WebSubHubs []string `toml:"websub_hubs"`
+	// WebSubPingDelay gathers changes before the hubs are pinged.
+	WebSubPingDelay Duration `toml:"websub_ping_delay"`
 }
 
 // TrustedProxyPrefixes is TrustedProxies parsed: a bare address is a
@@ -205,6 +210,7 @@ func Default() *Config {
 			WriteTimeout:      Duration(60 * time.Second),
 			IdleTimeout:       Duration(120 * time.Second),
 			MaxHeaderBytes:    64 << 10,
+			WebSubPingDelay:   Duration(10 * time.Second),
 		},
 		Log: LogConfig{Format: "text", Level: "info"},
 		Storage: StorageConfig{

@@ -152,6 +152,21 @@ func (c *Config) validateServer(k *checker) {
 	if s.AdminTokenEnv != "" && (strings.ContainsAny(s.AdminTokenEnv, "= \x00") || strings.ContainsFunc(s.AdminTokenEnv, isControl)) {
 		k.add("server.admin_token_env", "%q is not an environment variable name", s.AdminTokenEnv)
 	}
+	k.notNegative("server.websub_ping_delay", s.WebSubPingDelay)
+	hubs := map[string]int{}
+	for i, h := range s.WebSubHubs {
+		switch {
+		case !isHTTPURL(h):
+			k.add("server.websub_hubs", "entry %d, %q, is not an absolute http(s) URL", i+1, credential.Redact(h))
+		case credential.HasSecret(h):
+			k.add("server.websub_hubs", "entry %d, %q, holds a credential, but every output publishes its hubs' URLs", i+1, credential.Redact(h))
+		default:
+			if j, dup := hubs[h]; dup {
+				k.add("server.websub_hubs", "entry %d, %q, repeats entry %d", i+1, h, j+1)
+			}
+			hubs[h] = i
+		}
+	}
 	for i, t := range s.TrustedProxies {
 		if _, ok := parseProxy(t); !ok {
 			k.add("server.trusted_proxies", "entry %d, %q, is not an IP address or CIDR prefix (like \"10.0.0.0/8\" or \"::1\")", i+1, t)

@@ -13,12 +13,16 @@ import (
 )
 
 // newPublisher builds the publisher for cfg over st.
-func newPublisher(ctx context.Context, cfg *config.Config, st *store.Store, env *Env, obs publish.Observer) (*publish.Publisher, error) {
+// newPublisher builds the publisher of cfg's outputs; changed, when not
+// nil, hears of every output that may have changed (WebSub pings).
+func newPublisher(ctx context.Context, cfg *config.Config, st *store.Store, env *Env, obs publish.Observer, changed func(...string)) (*publish.Publisher, error) {
 	p := publish.New(st, publish.Options{
 		BaseURL:     cfg.Server.BaseURL,
 		CacheMaxAge: time.Duration(cfg.Server.CacheMaxAge),
 		Logger:      newLogger(env.Stderr, cfg),
 		Observer:    obs,
+		Hubs:        cfg.Server.WebSubHubs,
+		Changed:     changed,
 	})
 	infos, err := sourceInfos(ctx, cfg, st)
 	if err != nil {
@@ -57,7 +61,7 @@ Print an output exactly as 'syndic serve' serves it at
 		return err
 	}
 	defer st.Close()
-	p, err := newPublisher(ctx, cfg, st, env, nil)
+	p, err := newPublisher(ctx, cfg, st, env, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -106,7 +110,7 @@ subscribers see the result.`)
 		return err
 	}
 	defer st.Close()
-	p, err := newPublisher(ctx, cfg, st, env, nil)
+	p, err := newPublisher(ctx, cfg, st, env, nil, nil)
 	if err != nil {
 		return err
 	}

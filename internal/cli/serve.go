@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/syndic-dev/syndic/internal/publish"
 	"github.com/syndic-dev/syndic/internal/scheduler"
 	"github.com/syndic-dev/syndic/internal/store"
+	"github.com/syndic-dev/syndic/internal/websub"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -45,6 +47,11 @@ server.listen:
   /api/...                                       admin API (server.admin_token_file or _env)
   /sources.opml                                  sources as OPML (server.publish_opml = true),
                                                  without those whose URL holds a credential
+
+With server.websub_hubs, every output names those WebSub hubs, and serve
+pings them (hub.mode=publish) with an output's feed URLs when its content
+changes, server.websub_ping_delay after the change, so that readers get
+new entries pushed. Changes to the hubs need a restart.
 
 SIGHUP, or saving the config file, reloads the configuration: a valid file
 is applied without a restart; an invalid one is logged with every error and
@@ -96,6 +103,7 @@ type daemon struct {
 	ingest  atomic.Pointer[ingest.Ingester]
 	sched   *scheduler.Scheduler
 	pub     *publish.Publisher
+	websub  *websub.Notifier // nil without server.websub_hubs
 	http    *httpserver.Server
 	metrics *metrics.Metrics
 
@@ -120,7 +128,12 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	d.metrics = metrics.New()
 	d.metrics.SetKnown(sourceIDs(cfg), outputIDs(cfg))
 	d.metrics.SetDatabaseSize(func() (int64, error) { return d.store.Size(context.Background()) })
-	if d.pub, err = newPublisher(ctx, cfg, d.store, d.env, d.metrics); err != nil {
+	var changed func(...string)
+	if len(cfg.Server.WebSubHubs) > 0 && !d.noHTTP {
+		d.websub = d.newWebSub(cfg)
+		changed = d.websub.Changed
+	}
+	if d.pub, err = newPublisher(ctx, cfg, d.store, d.env, d.metrics, changed); err != nil {
 		return err
 	}
 	// Outputs follow changes other processes make (a `syndic fetch` from
@@ -134,6 +147,14 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	}()
 	defer bg.Wait()
 	defer cancelRun()
+	if d.websub != nil {
+		// Pings end with runCtx, before the database closes.
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			d.websub.Run(runCtx)
+		}()
+	}
 
 	if !d.noFetch {
 		if err := d.startScheduler(ctx, cfg); err != nil {
@@ -518,7 +539,34 @@ func restartOnly(a, b *config.Config) []string {
 	check("storage.*_schedule", a.Storage.PruneSchedule != b.Storage.PruneSchedule ||
 		a.Storage.OptimizeSchedule != b.Storage.OptimizeSchedule || a.Storage.CheckpointSchedule != b.Storage.CheckpointSchedule)
 	check("server timeouts", a.Server.ReadTimeout != b.Server.ReadTimeout || a.Server.WriteTimeout != b.Server.WriteTimeout)
+	check("server.websub_hubs", !slices.Equal(a.Server.WebSubHubs, b.Server.WebSubHubs) || a.Server.WebSubPingDelay != b.Server.WebSubPingDelay)
 	return out
+}
+
+// newWebSub pings cfg's WebSub hubs when an output changes. It reads the
+// publisher when it runs, after run has built it.
+func (d *daemon) newWebSub(cfg *config.Config) *websub.Notifier {
+	delay := time.Duration(cfg.Server.WebSubPingDelay)
+	if delay == 0 {
+		delay = -1 // "0s": at once
+	}
+	return websub.New(websub.Options{
+		Hubs:  cfg.Server.WebSubHubs,
+		Delay: delay,
+		Topics: func(outputID string) []string {
+			return d.pub.FeedURLs(outputID)
+		},
+		Version: func(ctx context.Context, outputID string) (string, error) {
+			r, err := d.pub.Fresh(ctx, outputID, publish.FormatAtom)
+			if err != nil {
+				return "", err
+			}
+			return r.ETag, nil
+		},
+		UserAgent: cfg.UserAgent(Version()),
+		Logger:    d.log,
+		Observe:   d.metrics.ObserveWebSubPing,
+	})
 }
 
 func httpOptions(cfg *config.Config, logger *slog.Logger) httpserver.Options {

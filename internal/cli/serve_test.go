@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -561,5 +563,59 @@ func TestOPMLImportExport(t *testing.T) {
 		if !strings.Contains(after, want) {
 			t.Errorf("imported blocks lack %s:\n%s", want, after[len(before):])
 		}
+	}
+}
+
+// TestServeWebSub: with server.websub_hubs, the outputs name the hub and
+// serve pings it with every feed URL of an output that ingestion changed.
+func TestServeWebSub(t *testing.T) {
+	var mu sync.Mutex
+	pings := map[string]int{}
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ParseForm() != nil || r.PostForm.Get("hub.mode") != "publish" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		pings[r.PostForm.Get("hub.url")]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hub.Close()
+	header := strings.Replace(serveHeader, "[server]\n",
+		"[server]\nwebsub_hubs = [\""+hub.URL+"/\"]\nwebsub_ping_delay = \"0s\"\n", 1)
+	_, cfg := startFarm(t, feedfarm.Options{Sources: 3, Items: 2, Seed: 5}, header)
+	d := startServe(t, cfg)
+
+	topics := []string{"http://syndic.test/feeds/all.rss", "http://syndic.test/feeds/all.atom", "http://syndic.test/feeds/all.json"}
+	eventually(t, "pings of every feed URL after ingestion", func() bool {
+		_, body := get(t, "http://"+d.addr+"/feeds/all.json")
+		if strings.Count(body, `"id": "urn:syndic:item:`) < 6 {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range topics {
+			if pings[u] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	resp, body := get(t, "http://"+d.addr+"/feeds/all.atom")
+	if links := resp.Header.Values("Link"); !slices.Contains(links, "<"+hub.URL+`/>; rel="hub"`) ||
+		!slices.Contains(links, `<http://syndic.test/feeds/all.atom>; rel="self"`) {
+		t.Errorf("Link headers %q lack the hub or self", links)
+	}
+	if !strings.Contains(body, `<link href="`+hub.URL+`/" rel="hub">`) {
+		t.Errorf("the Atom feed does not name the hub:\n%s", body)
+	}
+	_, metrics := get(t, "http://"+d.addr+"/metrics")
+	if !strings.Contains(metrics, `syndic_websub_pings_total{output="all",result="ok"}`) {
+		t.Errorf("no websub ping metric:\n%s", metrics)
+	}
+	d.stop(t)
+	if strings.Contains(d.stderr.String(), "websub ping failed") {
+		t.Errorf("failed pings in the log:\n%s", d.stderr.String())
 	}
 }

@@ -61,6 +61,7 @@ type Metrics struct {
 	requests      *prometheus.CounterVec
 	cache         *prometheus.CounterVec
 	render        *prometheus.HistogramVec
+	websubPings   *prometheus.CounterVec
 
 	inFlight *funcGauge
 	dbSize   *funcGauge
@@ -125,6 +126,10 @@ func New() *Metrics {
 			// CPU-bound, usually well under 100ms even for large pages.
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"format"}),
+		websubPings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syndic_websub_pings_total",
+			Help: "WebSub publish pings sent to hubs (one per hub and feed URL of a changed output), by output and result (ok, error).",
+		}, []string{"output", "result"}),
 		inFlight: newFuncGauge(
 			"syndic_fetches_in_flight",
 			"Fetches running now, read from the scheduler at scrape time.",
@@ -139,7 +144,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		m.fetches, m.fetchDuration, m.fetchBytes, m.items, m.deferrals, m.backoffs,
-		m.schedLag, m.schedSkipped, m.requests, m.cache, m.render,
+		m.schedLag, m.schedSkipped, m.requests, m.cache, m.render, m.websubPings,
 		m.inFlight, m.dbSize,
 	)
 	// Series of fixed sets exist from the start, so rate() and absent()
@@ -305,6 +310,18 @@ func (m *Metrics) ObserveCache(outputID, format string, hit bool) {
 // sites read like ObserveRequest and ObserveCache.
 func (m *Metrics) ObserveRender(outputID, format string, d time.Duration) {
 	m.render.WithLabelValues(formatLabel(format)).Observe(seconds(d))
+}
+
+// ObserveWebSubPing records one publish ping to a WebSub hub about an
+// output.
+func (m *Metrics) ObserveWebSubPing(outputID string, ok bool) {
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.websubPings.WithLabelValues(m.outputLabel(outputID), result).Inc()
 }
 
 // SetDatabaseSize installs the function that reports the database size in

@@ -73,6 +73,9 @@ func renderAtom(d *doc) ([]byte, error) {
 	for _, l := range d.paging() {
 		f.Links = append(f.Links, feeds.AtomLink{Rel: l.rel, Href: l.href, Type: "application/atom+xml"})
 	}
+	for _, h := range d.hubs {
+		f.Links = append(f.Links, feeds.AtomLink{Rel: "hub", Href: h})
+	}
 	for _, v := range d.entries {
 		e := &atomEntry{AtomEntry: feeds.AtomEntry{
 			Title:     v.title,
@@ -169,6 +172,9 @@ func renderRSS(d *doc) ([]byte, error) {
 	for _, l := range d.paging() {
 		ch.AtomLinks = append(ch.AtomLinks, rssAtomLink{Rel: l.rel, Href: l.href, Type: "application/rss+xml"})
 	}
+	for _, h := range d.hubs {
+		ch.AtomLinks = append(ch.AtomLinks, rssAtomLink{Rel: "hub", Href: h})
+	}
 	for _, v := range d.entries {
 		it := &rssItem{
 			RssItem: feeds.RssItem{
@@ -257,6 +263,9 @@ func renderJSON(d *doc) ([]byte, error) {
 	}
 	if d.page < d.pages {
 		f.NextUrl = d.pageURL(FormatJSON, d.page+1)
+	}
+	for _, h := range d.hubs {
+		f.Hubs = append(f.Hubs, &feeds.JSONHub{Type: "WebSub", Url: h})
 	}
 	for _, v := range d.entries {
 		published, updated := v.published, v.updated

@@ -156,6 +156,9 @@ func (p *Publisher) serveRendered(w http.ResponseWriter, r *http.Request, rd *Re
 		etag, body, length = rd.GzipETag, rd.Gzip, rd.gzipLength
 	}
 	h.Set("ETag", etag)
+	for _, l := range rd.links {
+		h.Add("Link", l)
+	}
 	if notModified(r, etag, rd.LastModified) {
 		w.WriteHeader(http.StatusNotModified)
 		return

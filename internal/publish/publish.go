@@ -72,6 +72,14 @@ type Options struct {
 	// reflects every change made before it arrived, which is what tests
 	// that change and then read need.
 	StaleWait time.Duration
+	// Hubs are WebSub hubs that the outputs advertise: a rel="hub" link in
+	// the first page of every format (and a "hubs" list in JSON Feed), and
+	// Link headers beside its rel="self". The websub package pings them.
+	Hubs []string
+	// Changed, when set, is called with the id of every output that may
+	// have changed: invalidated, added or redefined. It is called with the
+	// publisher's lock held, so it must not block or call back.
+	Changed func(outputIDs ...string)
 }
 
 // DefaultStaleWait is the StaleWait of production. It sits below the 25 ms
@@ -138,6 +146,10 @@ type Publisher struct {
 
 	// staleWait is Options.StaleWait resolved; negative: never stale.
 	staleWait time.Duration
+	hubs      []string
+	// hubLinks is the Link header of first pages: the hubs, without self.
+	hubLinks []string
+	changed  func(outputIDs ...string)
 	// timer starts the wait of a request for a rebuild; tests replace it
 	// to decide when the wait ends.
 	timer func(time.Duration) (<-chan time.Time, func() bool)
@@ -222,9 +234,20 @@ func New(st Store, opts Options) *Publisher {
 		wait = DefaultStaleWait
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	var hubLinks []string
+	for _, h := range opts.Hubs {
+		hubLinks = append(hubLinks, "<"+h+`>; rel="hub"`)
+	}
+	changed := opts.Changed
+	if changed == nil {
+		changed = func(...string) {}
+	}
 	return &Publisher{
 		obs:          obs,
 		staleWait:    wait,
+		hubs:         slices.Clone(opts.Hubs),
+		hubLinks:     hubLinks,
+		changed:      changed,
 		timer:        startTimer,
 		ctx:          ctx,
 		cancel:       cancel,
@@ -278,6 +301,7 @@ func (p *Publisher) SetConfig(outputs []model.Output, sources []model.SourceInfo
 		st := &outputState{out: o}
 		next = append(next, st)
 		byID[o.ID] = st
+		p.changed(o.ID)
 	}
 	for id, old := range p.byID {
 		if _, ok := byID[id]; !ok {
@@ -315,6 +339,7 @@ func (p *Publisher) invalidateLocked(st *outputState) {
 	}
 	st.gen++
 	st.sel, st.renders = nil, nil
+	p.changed(st.out.ID)
 }
 
 // Poll compares the store's source versions with the ones seen last and

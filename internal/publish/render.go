@@ -50,6 +50,9 @@ type Rendered struct {
 	Pages        int // pages of the output
 
 	// Header values worked out once per render instead of per request.
+	// links are the WebSub Link header values of a first page (the hubs
+	// and rel="self"); nil without hubs and on later pages.
+	links            []string
 	lastModifiedHTTP string // LastModified in http.TimeFormat
 	bodyLength       string // len(Body) in decimal
 	gzipLength       string // len(Gzip) in decimal
@@ -91,6 +94,41 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 		return p.renderNow(ctx, st, outputID, key)
 	}
 	return p.revalidate(ctx, st, outputID, key, stale)
+}
+
+// Fresh returns the first page of an output in format as the output is
+// now: unlike Render, never a stale render that a rebuild will replace.
+// WebSub pings compare it with what they last announced.
+func (p *Publisher) Fresh(ctx context.Context, outputID, format string) (*Rendered, error) {
+	if _, ok := contentTypes[format]; !ok {
+		return nil, fmt.Errorf("render output %q: %w %q", outputID, ErrUnknownFormat, format)
+	}
+	st, err := p.lookup(outputID)
+	if err != nil {
+		return nil, fmt.Errorf("render output: %w", err)
+	}
+	key := renderKey{format, 1}
+	p.mu.Lock()
+	r := st.renders[key]
+	p.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	return p.renderNow(ctx, st, outputID, key)
+}
+
+// FeedURLs returns the subscription URLs of an output, one per format
+// (rss, atom, json): the topics a WebSub hub is told about. Nil for an
+// output that is not configured.
+func (p *Publisher) FeedURLs(outputID string) []string {
+	if _, err := p.lookup(outputID); err != nil {
+		return nil
+	}
+	urls := make([]string, 0, len(formats))
+	for _, f := range formats {
+		urls = append(urls, outputURL(p.baseURL, outputID, f, 1))
+	}
+	return urls
 }
 
 // renderNow builds the render of key in the request, waiting for any
@@ -191,6 +229,9 @@ func (p *Publisher) renderPage(ctx context.Context, sel *selection, v *stateView
 		lastModified: sel.lastModified,
 		entries:      views,
 	}
+	if key.page == 1 {
+		d.hubs = p.hubs
+	}
 	var body []byte
 	switch key.format {
 	case FormatAtom:
@@ -206,6 +247,9 @@ func (p *Publisher) renderPage(ctx context.Context, sel *selection, v *stateView
 	r, err := newRendered(body, contentTypes[key.format], sel.lastModified, len(views), pages)
 	if err != nil {
 		return nil, fmt.Errorf("render output %q as %s: %w", id, key.format, err)
+	}
+	if len(d.hubs) > 0 {
+		r.links = append(slices.Clone(p.hubLinks), "<"+d.pageURL(key.format, 1)+`>; rel="self"`)
 	}
 	p.obs.ObserveRender(id, key.format, time.Since(start))
 	p.log.Debug("rendered output", "output", id, "format", key.format, "page", key.page,
@@ -352,6 +396,8 @@ type doc struct {
 	page, pages  int
 	lastModified time.Time
 	entries      []*entryView
+	// hubs are the WebSub hubs to name: Options.Hubs on a first page.
+	hubs []string
 }
 
 func (d *doc) title() string {
