@@ -74,6 +74,7 @@ func commands() []command {
 		{"hide", "hide an item from every output", runCurate("hide")},
 		{"unhide", "show a hidden item again", runCurate("unhide")},
 		{"render", "print an output exactly as the server serves it", runRender},
+		{"ping", "tell the WebSub hubs that outputs changed (after render)", runPing},
 		{"preview", "show which recent items an output keeps or drops, and why", runPreview},
 		{"prune", "apply retention now", runPrune},
 		{"backup", "write a consistent copy of the database", runBackup},

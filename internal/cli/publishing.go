@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/syndic-dev/syndic/config"
 	"github.com/syndic-dev/syndic/internal/publish"
 	"github.com/syndic-dev/syndic/internal/store"
+	"github.com/syndic-dev/syndic/internal/websub"
 )
 
 // newPublisher builds the publisher for cfg over st.
@@ -207,5 +209,58 @@ beside it), and start syndic again.`)
 		return fmt.Errorf("backup to %s: %w", pos[0], err)
 	}
 	fmt.Fprintf(env.Stdout, "backup written to %s (%s) in %s\n", pos[0], formatBytes(fi.Size()), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func runPing(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "ping", "[-config FILE] [OUTPUT ...]", `
+Tell the WebSub hubs of server.websub_hubs that outputs changed: one
+publish ping (hub.mode=publish) per hub and feed URL (rss, atom, json) of
+each named output, or of every output when none is named. 'syndic serve'
+pings by itself when an output changes; this is for static publishing
+from cron, after 'syndic render' rewrote the files served at
+server.base_url:
+
+  syndic fetch -q && syndic render all -o /var/www/feeds/all.atom && syndic ping all
+
+Prints one line per ping; exit status 1 when any failed.`)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env, *fs.config)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Server.WebSubHubs) == 0 {
+		return fmt.Errorf("no hubs to ping: server.websub_hubs is empty in %s", cfg.Path)
+	}
+	ids := pos
+	if len(ids) == 0 {
+		for _, o := range cfg.Outputs {
+			ids = append(ids, o.ID)
+		}
+	}
+	for _, id := range ids {
+		if _, ok := cfg.Output(id); !ok {
+			return &usageError{msg: fmt.Sprintf("unknown output %q (known: %s)", id, strings.Join(outputIDs(cfg), ", "))}
+		}
+	}
+	failed := 0
+	for _, id := range ids {
+		for _, hub := range cfg.Server.WebSubHubs {
+			for _, topic := range publish.FeedURLs(cfg.Server.BaseURL, id) {
+				if err := websub.Ping(ctx, nil, cfg.UserAgent(Version()), hub, topic); err != nil {
+					failed++
+					fmt.Fprintf(env.Stdout, "error  %s  %s: %v\n", hub, topic, err)
+					continue
+				}
+				fmt.Fprintf(env.Stdout, "ok     %s  %s\n", hub, topic)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d pings failed", failed)
+	}
 	return nil
 }

@@ -619,3 +619,55 @@ func TestServeWebSub(t *testing.T) {
 		t.Errorf("failed pings in the log:\n%s", d.stderr.String())
 	}
 }
+
+// TestPingCommand: syndic ping announces every feed URL of the named (or
+// every) output to every hub, reports each ping, and fails when one does.
+func TestPingCommand(t *testing.T) {
+	var mu sync.Mutex
+	var pings []string
+	failing := false
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.ParseForm() != nil || r.PostForm.Get("hub.mode") != "publish" || failing {
+			http.Error(w, "no", http.StatusServiceUnavailable)
+			return
+		}
+		pings = append(pings, r.PostForm.Get("hub.url"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hub.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "syndic.toml")
+	conf := "[server]\nbase_url = \"https://feeds.example.org/\"\nwebsub_hubs = [\"" + hub.URL + "/\"]\n" +
+		"[[source]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n" +
+		"[[output]]\nid = \"news\"\n[[output]]\nid = \"world\"\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := run(t, "ping", "-config", cfg, "world")
+	want := []string{"https://feeds.example.org/feeds/world.rss", "https://feeds.example.org/feeds/world.atom", "https://feeds.example.org/feeds/world.json"}
+	if r.code != 0 || strings.Count(r.stdout, "ok ") != 3 || !slices.Equal(pings, want) {
+		t.Fatalf("ping world: exit %d, pings %q\n%s%s", r.code, pings, r.stdout, r.stderr)
+	}
+	pings = nil
+	if r := run(t, "ping", "-config", cfg); r.code != 0 || len(pings) != 6 {
+		t.Errorf("ping of every output: exit %d, %d pings, want 6\n%s%s", r.code, len(pings), r.stdout, r.stderr)
+	}
+	if r := run(t, "ping", "-config", cfg, "nope"); r.code != 2 || !strings.Contains(r.stderr, `unknown output "nope" (known: news, world)`) {
+		t.Errorf("unknown output: exit %d\n%s", r.code, r.stderr)
+	}
+	mu.Lock()
+	failing = true
+	mu.Unlock()
+	if r := run(t, "ping", "-config", cfg, "news"); r.code != 1 || strings.Count(r.stdout, "error ") != 3 || !strings.Contains(r.stderr, "3 pings failed") {
+		t.Errorf("failing hub: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Without hubs there is nothing to do, and the error says why.
+	os.WriteFile(cfg, []byte("[[source]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n"), 0o644)
+	if r := run(t, "ping", "-config", cfg); r.code != 1 || !strings.Contains(r.stderr, "server.websub_hubs is empty") {
+		t.Errorf("no hubs: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -124,9 +124,15 @@ func (p *Publisher) FeedURLs(outputID string) []string {
 	if _, err := p.lookup(outputID); err != nil {
 		return nil
 	}
+	return FeedURLs(p.baseURL, outputID)
+}
+
+// FeedURLs returns the subscription URLs, one per format (rss, atom,
+// json), of the output id served under baseURL (ending with "/").
+func FeedURLs(baseURL, outputID string) []string {
 	urls := make([]string, 0, len(formats))
 	for _, f := range formats {
-		urls = append(urls, outputURL(p.baseURL, outputID, f, 1))
+		urls = append(urls, outputURL(baseURL, outputID, f, 1))
 	}
 	return urls
 }

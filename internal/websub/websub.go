@@ -223,16 +223,26 @@ func (n *Notifier) round(ctx context.Context, id string, last map[string]string)
 
 // ping tells one hub that topic changed.
 func (n *Notifier) ping(ctx context.Context, hub, topic string) error {
+	return Ping(ctx, n.opts.Client, n.opts.UserAgent, hub, topic)
+}
+
+// Ping sends one publish ping: it tells hub that topic (a feed URL)
+// changed. A hub answers any 2xx to accept it. The error does not repeat
+// the hub's URL; callers log it beside the error.
+func Ping(ctx context.Context, client *http.Client, userAgent, hub, topic string) error {
+	if client == nil {
+		client = &http.Client{Timeout: pingTimeout}
+	}
 	form := url.Values{"hub.mode": {"publish"}, "hub.url": {topic}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hub, strings.NewReader(form.Encode()))
 	if err != nil {
-		return fmt.Errorf("ping hub %s: %w", hub, err)
+		return fmt.Errorf("ping hub: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if n.opts.UserAgent != "" {
-		req.Header.Set("User-Agent", n.opts.UserAgent)
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
 	}
-	resp, err := n.opts.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
