@@ -417,3 +417,90 @@ func TestItemsAndCuration(t *testing.T) {
 		t.Errorf("render: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestFetchJSON: fetch -json prints one object per source and the total,
+// all valid JSON with stable keys; -q keeps only failures and the total.
+func TestFetchJSON(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/good", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		fmt.Fprint(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title><link>http://example.org/</link>
+<item><title>One fine story about things</title><link>http://example.org/1</link><guid>1</guid></item></channel></rss>`)
+	})
+	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
+	mux.HandleFunc("/429", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "syndic.toml")
+	conf := fmt.Sprintf("[storage]\npath = \"syndic.db\"\n[fetch]\nper_host = 8\nhost_interval = \"0s\"\n"+
+		"[[source]]\nid = \"good\"\nurl = \"%[1]s/good\"\n[[source]]\nid = \"status\"\nurl = \"%[1]s/500\"\n"+
+		"[[source]]\nid = \"limited\"\nurl = \"%[1]s/429\"\n", srv.URL)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type line struct {
+		Type, Source, Status, Error, Reason string
+		ErrorClass                          string `json:"error_class"`
+		New, OK, Errors, Deferred, Sources  int
+		NextFetch                           *time.Time `json:"next_fetch"`
+	}
+	decode := func(out string) (sources map[string]line, total line) {
+		t.Helper()
+		sources = map[string]line{}
+		for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+			var v line
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("not a JSON line: %q: %v", l, err)
+			}
+			switch v.Type {
+			case "source":
+				sources[v.Source] = v
+			case "total":
+				total = v
+			default:
+				t.Fatalf("line of type %q: %s", v.Type, l)
+			}
+		}
+		return sources, total
+	}
+
+	r := run(t, "fetch", "-json", "-config", cfg)
+	if r.code != 0 {
+		t.Fatalf("fetch -json: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got, total := decode(r.stdout)
+	if g := got["good"]; g.Status != "ok" || g.New != 1 || g.Error != "" {
+		t.Errorf("good: %+v", g)
+	}
+	if s := got["status"]; s.Status != "error" || s.ErrorClass != "http_status" || !strings.Contains(s.Error, "status 500") {
+		t.Errorf("status: %+v", s)
+	}
+	if l := got["limited"]; l.Status != "error" || l.ErrorClass == "" {
+		t.Errorf("limited: %+v", l)
+	}
+	if total.Sources != 3 || total.OK != 1 || total.Errors != 2 || total.New != 1 {
+		t.Errorf("total: %+v", total)
+	}
+
+	// Again, quietly: the failed sources now wait (backoff, Retry-After),
+	// which is no failure, so only the total is printed.
+	r = run(t, "fetch", "-json", "-q", "-config", cfg)
+	got, total = decode(r.stdout)
+	if r.code != 0 || len(got) != 0 || total.Sources != 3 || total.Deferred != 2 || total.OK != 1 {
+		t.Errorf("fetch -json -q: exit %d, sources %+v, total %+v\n%s", r.code, got, total, r.stdout)
+	}
+	r = run(t, "fetch", "-json", "-config", cfg, "limited")
+	got, _ = decode(r.stdout)
+	if l := got["limited"]; l.Status != "error" {
+		t.Errorf("a named source is fetched even while deferred: %+v", l)
+	}
+	r = run(t, "fetch", "-json", "-config", cfg)
+	got, _ = decode(r.stdout)
+	if l := got["limited"]; l.Status != "deferred" || l.Reason != "retry-after" || l.NextFetch == nil || time.Until(*l.NextFetch) < 30*time.Minute {
+		t.Errorf("deferred source: %+v", l)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -27,14 +28,16 @@ skipped and reported as deferred, unless it is named on the command line or
 -force is given.
 
 Prints one line per source (status, new, updated, unchanged, duplicates of
-other sources' stories, duration) and a total. A live progress line goes to
-stderr when it is a terminal. Exit status 0 when the pass ran, even if some
+other sources' stories, duration) and a total; with -json, one JSON object
+per line instead ("type": "source", then "type": "total"). A live progress
+line goes to stderr when it is a terminal. Exit status 0 when the pass ran, even if some
 sources failed (they are reported); 1 when the config or database cannot be
 used.
 
 Example crontab line:
   */30 * * * *  syndic fetch -config /etc/syndic/feeds.toml >>/var/log/syndic.log 2>&1`)
 	quiet := fs.Bool("q", false, "print only failures and the total")
+	asJSON := fs.Bool("json", false, "print JSON lines: one object per source, then the total")
 	force := fs.Bool("force", false, "fetch even sources that asked to be left alone until later")
 	ids, err := fs.parse(args)
 	if err != nil {
@@ -78,14 +81,22 @@ Example crontab line:
 		defer mu.Unlock()
 		tot.add(res)
 		p.clear()
-		if !*quiet || res.Status == model.StatusError {
+		switch {
+		case *quiet && res.Status != model.StatusError:
+		case *asJSON:
+			writeJSONLine(env.Stdout, resultJSON(res))
+		default:
 			printResult(env.Stdout, res)
 		}
 		p.show(tot)
 	})
 	flushErr := st.Flush(context.WithoutCancel(ctx))
 	p.clear()
-	fmt.Fprintln(env.Stdout, tot.summary(time.Since(start)))
+	if *asJSON {
+		writeJSONLine(env.Stdout, tot.json(time.Since(start)))
+	} else {
+		fmt.Fprintln(env.Stdout, tot.summary(time.Since(start)))
+	}
 	if flushErr != nil {
 		return fmt.Errorf("record source states: %w", flushErr)
 	}
@@ -189,6 +200,50 @@ func printResult(w io.Writer, r ingest.Result) {
 	}
 }
 
+// fetchResultJSON is a source's line of fetch -json.
+type fetchResultJSON struct {
+	Type       string     `json:"type"` // "source"
+	Source     string     `json:"source"`
+	Status     string     `json:"status"` // ok, not_modified, deferred, error
+	New        int        `json:"new"`
+	Updated    int        `json:"updated"`
+	Unchanged  int        `json:"unchanged"`
+	Duplicate  int        `json:"duplicate"`
+	Skipped    int        `json:"skipped"` // items beyond fetch.max_items
+	Bytes      int64      `json:"bytes"`
+	DurationMS int64      `json:"duration_ms"`
+	ErrorClass string     `json:"error_class,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	NextFetch  *time.Time `json:"next_fetch,omitempty"` // deferred: until when
+	Reason     string     `json:"reason,omitempty"`     // deferred: why
+}
+
+func resultJSON(r ingest.Result) fetchResultJSON {
+	out := fetchResultJSON{
+		Type: "source", Source: r.SourceID, Status: r.Status,
+		New: r.New, Updated: r.Updated, Unchanged: r.Unchanged, Duplicate: r.Duplicate, Skipped: r.Skipped,
+		Bytes: r.Bytes, DurationMS: r.Duration.Milliseconds(),
+	}
+	switch r.Status {
+	case ingest.StatusDeferred:
+		out.NextFetch, out.Reason = timePtr(r.NextFetch), r.Reason
+	case model.StatusOK, model.StatusNotModified:
+	default:
+		out.ErrorClass = errorClassOf(r)
+		if r.Err != nil {
+			out.Error = r.Err.Error()
+		}
+	}
+	return out
+}
+
+// writeJSONLine writes v as one line of JSON. The values are built here
+// and always encode.
+func writeJSONLine(w io.Writer, v any) {
+	b, _ := json.Marshal(v)
+	w.Write(append(b, '\n'))
+}
+
 type fetchTotals struct {
 	sources, ok, notModified, errors, deferred int
 	new, updated, unchanged, duplicate         int
@@ -218,6 +273,25 @@ func (t *fetchTotals) summary(d time.Duration) string {
 	return fmt.Sprintf("total: %d sources in %s: %d ok, %d not modified, %d errors, %d deferred; items: %d new, %d updated, %d unchanged, %d duplicate; %s fetched",
 		t.sources, d.Round(time.Millisecond), t.ok, t.notModified, t.errors, t.deferred,
 		t.new, t.updated, t.unchanged, t.duplicate, formatBytes(t.bytes))
+}
+
+// json is the last line of fetch -json.
+func (t *fetchTotals) json(d time.Duration) any {
+	return struct {
+		Type        string `json:"type"` // "total"
+		Sources     int    `json:"sources"`
+		OK          int    `json:"ok"`
+		NotModified int    `json:"not_modified"`
+		Errors      int    `json:"errors"`
+		Deferred    int    `json:"deferred"`
+		New         int    `json:"new"`
+		Updated     int    `json:"updated"`
+		Unchanged   int    `json:"unchanged"`
+		Duplicate   int    `json:"duplicate"`
+		Bytes       int64  `json:"bytes"`
+		DurationMS  int64  `json:"duration_ms"`
+	}{"total", t.sources, t.ok, t.notModified, t.errors, t.deferred,
+		t.new, t.updated, t.unchanged, t.duplicate, t.bytes, d.Milliseconds()}
 }
 
 func formatBytes(n int64) string {
