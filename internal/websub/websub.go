@@ -129,8 +129,9 @@ func (n *Notifier) Run(ctx context.Context) {
 		slices.Sort(ids)
 
 		var failed []string
+		down := map[string]bool{} // hubs that failed this round
 		for _, id := range ids {
-			if ok := n.round(ctx, id, last); !ok {
+			if ok := n.round(ctx, id, last, down); !ok {
 				failed = append(failed, id)
 			}
 		}
@@ -181,8 +182,10 @@ func retryDelay(delay time.Duration, failures int) time.Duration {
 
 // round pings every hub about one output if it changed since the last
 // successful round; false when a ping failed and the output must be tried
-// again.
-func (n *Notifier) round(ctx context.Context, id string, last map[string]string) bool {
+// again. A hub that failed earlier in the round (down) is not tried again
+// until the retry: a hub that hangs costs one timeout a round, not one
+// per feed URL.
+func (n *Notifier) round(ctx context.Context, id string, last map[string]string, down map[string]bool) bool {
 	topics := n.opts.Topics(id)
 	if len(topics) == 0 {
 		delete(last, id)
@@ -200,6 +203,10 @@ func (n *Notifier) round(ctx context.Context, id string, last map[string]string)
 	}
 	ok := true
 	for _, hub := range n.opts.Hubs {
+		if down[hub] {
+			ok = false
+			continue
+		}
 		for _, topic := range topics {
 			err := n.ping(ctx, hub, topic)
 			if n.opts.Observe != nil && ctx.Err() == nil {
@@ -209,8 +216,8 @@ func (n *Notifier) round(ctx context.Context, id string, last map[string]string)
 				if ctx.Err() == nil {
 					n.log.Warn("websub ping failed", "output", id, "hub", hub, "topic", topic, "error", err)
 				}
-				ok = false
-				continue
+				ok, down[hub] = false, true
+				break
 			}
 			n.log.Debug("websub ping", "output", id, "hub", hub, "topic", topic)
 		}
