@@ -78,6 +78,7 @@ func commands() []command {
 		{"preview", "show which recent items an output keeps or drops, and why", runPreview},
 		{"prune", "apply retention now", runPrune},
 		{"backup", "write a consistent copy of the database", runBackup},
+		{"add", "add a source by its feed or web page URL", runAdd},
 		{"opml", "export sources as OPML, or import another reader's OPML", runOPML},
 		{"version", "print the version", runVersion},
 	}

@@ -504,3 +504,66 @@ func TestFetchJSON(t *testing.T) {
 		t.Errorf("deferred source: %+v", l)
 	}
 }
+
+// TestAdd: add finds the feed behind a URL or a web page, prints its
+// [[source]] block or appends it with -write, and refuses what is already
+// configured or no feed.
+func TestAdd(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/feed.xml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		fmt.Fprint(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbor Gazette</title><link>http://example.org/</link>
+<item><title>One fine story about things</title><link>http://example.org/1</link><guid>1</guid></item></channel></rss>`)
+	})
+	mux.HandleFunc("/blog/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<html><head><link rel="alternate" type="application/rss+xml" href="/broken.xml">`+
+			`<link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>hi</body></html>`)
+	})
+	mux.HandleFunc("/broken.xml", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "gone", http.StatusGone) })
+	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<html><body>no feed here</body></html>`)
+	})
+	mux.HandleFunc("/old.xml", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/feed.xml", http.StatusMovedPermanently)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "syndic.toml")
+	const orig = "# my feeds\n[fetch]\nhost_interval = \"0s\"\n[[source]]\nid = \"other\"\nurl = \"https://other.example/feed\"\n"
+	if err := os.WriteFile(cfg, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	want := "# added with syndic add: Harbor Gazette\n[[source]]\nid    = \"harbor-gazette\"\nurl   = \"" + srv.URL +
+		"/feed.xml\"\ntitle = \"Harbor Gazette\"\ntags  = [\"news\", \"local\"]\n"
+	for _, u := range []string{"/feed.xml", "/blog/", "/old.xml"} {
+		r := run(t, "add", "-config", cfg, "-tags", "news, local", srv.URL+u)
+		if r.code != 0 || r.stdout != want {
+			t.Errorf("add %s: exit %d\n%s\nwant\n%s\n%s", u, r.code, r.stdout, want, r.stderr)
+		}
+	}
+	if r := run(t, "add", "-config", cfg, srv.URL+"/plain"); r.code != 1 || !strings.Contains(r.stderr, "advertises no feed") {
+		t.Errorf("add of a page without feeds: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run(t, "add", "-config", cfg, srv.URL+"/broken.xml"); r.code != 1 || !strings.Contains(r.stderr, "status 410") {
+		t.Errorf("add of a failing URL: exit %d\n%s", r.code, r.stderr)
+	}
+
+	r := run(t, "add", "-config", cfg, "-write", "-title", "The Gazette", srv.URL+"/blog/")
+	if r.code != 0 || !strings.Contains(r.stdout, `added source "the-gazette"`) {
+		t.Fatalf("add -write: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	b, _ := os.ReadFile(cfg)
+	if !strings.HasPrefix(string(b), orig) || !strings.Contains(string(b), `url   = "`+srv.URL+`/feed.xml"`) {
+		t.Errorf("config after add -write:\n%s", b)
+	}
+	if r := run(t, "check", "-config", cfg); r.code != 0 || !strings.Contains(r.stdout, "2 sources") {
+		t.Errorf("check after add -write: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "add", "-config", cfg, srv.URL+"/feed.xml"); r.code != 1 || !strings.Contains(r.stderr, `already configured as source "the-gazette"`) {
+		t.Errorf("add of a configured feed: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -15,6 +15,8 @@ type ImportResult struct {
 	// AppendToConfig; "" when nothing was added.
 	Blocks string
 	Added  []Feed
+	// IDs are the source ids given to Added, in the same order.
+	IDs []string
 	// Skipped lists the feeds not added, in input order, with the reason.
 	Skipped []Skip
 }
@@ -45,6 +47,12 @@ const (
 // "# imported from OPML: <title>" and every value is a TOML basic string,
 // escaped. existing may be nil.
 func Import(existing *config.Config, feeds []Feed) ImportResult {
+	return NewSources(existing, feeds, "imported from OPML")
+}
+
+// NewSources is Import with the blocks' comment of the caller's choice:
+// each block starts with "# " + note + ": <title>".
+func NewSources(existing *config.Config, feeds []Feed, note string) ImportResult {
 	urls := map[string]string{} // canonical URL -> configured source id
 	ids := map[string]bool{}
 	if existing != nil {
@@ -86,8 +94,9 @@ func Import(existing *config.Config, feeds []Feed) ImportResult {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
-		writeBlock(&b, id, raw, title, tags)
+		writeBlock(&b, note, id, raw, title, tags)
 		res.Added = append(res.Added, Feed{URL: raw, Title: title, SiteURL: strings.TrimSpace(f.SiteURL), Tags: tags})
+		res.IDs = append(res.IDs, id)
 	}
 	res.Blocks = b.String()
 	return res
@@ -121,8 +130,8 @@ func uniqueID(base string, taken map[string]bool) string {
 	}
 }
 
-func writeBlock(b *strings.Builder, id, rawURL, title string, tags []string) {
-	b.WriteString("# imported from OPML: ")
+func writeBlock(b *strings.Builder, note, id, rawURL, title string, tags []string) {
+	b.WriteString("# " + note + ": ")
 	if title != "" {
 		b.WriteString(title)
 	} else {
