@@ -91,7 +91,7 @@ func (p *Publisher) serveFeedStatus(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusInternalServerError, "internal error rendering the feed")
 		return
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header()["X-Content-Type-Options"] = nosniffHeader
 	p.serveRendered(w, r, rd)
 }
 
@@ -147,33 +147,44 @@ func (p *Publisher) notFound(w http.ResponseWriter, msg string) {
 // serveRendered writes a cached render with caching headers, answering 304
 // when the client's validators match.
 func (p *Publisher) serveRendered(w http.ResponseWriter, r *http.Request, rd *Rendered) {
+	// Values are assigned under their canonical keys from slices made once
+	// (see Rendered.hdr): Header.Set would canonicalize each key and
+	// allocate each value on every request.
 	h := w.Header()
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("Cache-Control", p.cacheControl)
+	h["Vary"] = varyHeader
+	h["Cache-Control"] = p.cacheControlHeader
 	gz := acceptsGzip(r.Header.Values("Accept-Encoding"))
-	etag, body, length := rd.ETag, rd.Body, rd.bodyLength
+	etag, body, hd := rd.ETag, rd.Body, &rd.hdr.plain
 	if gz {
-		etag, body, length = rd.GzipETag, rd.Gzip, rd.gzipLength
+		etag, body, hd = rd.GzipETag, rd.Gzip, &rd.hdr.gzip
 	}
-	h.Set("ETag", etag)
-	for _, l := range rd.links {
-		h.Add("Link", l)
+	h["Etag"] = hd.etag
+	if rd.links != nil {
+		h["Link"] = rd.links
 	}
 	if notModified(r, etag, rd.LastModified) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Last-Modified", rd.lastModifiedHTTP)
-	h.Set("Content-Type", rd.ContentType)
+	h["Last-Modified"] = rd.hdr.lastModified
+	h["Content-Type"] = rd.hdr.contentType
 	if gz {
-		h.Set("Content-Encoding", "gzip")
+		h["Content-Encoding"] = gzipHeader
 	}
-	h.Set("Content-Length", length)
+	h["Content-Length"] = hd.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write means the client left
 	}
 }
+
+// Header values shared by every response. Nothing appends to them in
+// place: each has a capacity of its length.
+var (
+	varyHeader    = []string{"Accept-Encoding"}
+	gzipHeader    = []string{"gzip"}
+	nosniffHeader = []string{"nosniff"}
+)
 
 // notModified applies RFC 9110 section 13.2.2: If-None-Match (weak
 // comparison) decides when present; If-Modified-Since only without it.

@@ -127,12 +127,12 @@ type Publisher struct {
 	st      Store
 	baseURL string
 	maxAge  time.Duration
-	// cacheControl is the Cache-Control of every feed response.
-	cacheControl string
-	now          func() time.Time
-	log          *slog.Logger
-	policy       *bluemonday.Policy // for republished HTML
-	strict       *bluemonday.Policy // strips all markup
+	// cacheControlHeader is the Cache-Control of every feed response.
+	cacheControlHeader []string
+	now                func() time.Time
+	log                *slog.Logger
+	policy             *bluemonday.Policy // for republished HTML
+	strict             *bluemonday.Policy // strips all markup
 
 	// renderCount counts actual renders (not cache hits); tests read it to
 	// prove that unchanged outputs are never rendered twice.
@@ -243,24 +243,24 @@ func New(st Store, opts Options) *Publisher {
 		changed = func(...string) {}
 	}
 	return &Publisher{
-		obs:          obs,
-		staleWait:    wait,
-		hubs:         slices.Clone(opts.Hubs),
-		hubLinks:     hubLinks,
-		changed:      changed,
-		timer:        startTimer,
-		ctx:          ctx,
-		cancel:       cancel,
-		st:           st,
-		baseURL:      base,
-		maxAge:       opts.CacheMaxAge,
-		cacheControl: "public, max-age=" + strconv.FormatInt(int64(opts.CacheMaxAge/time.Second), 10),
-		now:          now,
-		log:          log,
-		policy:       newPolicy(),
-		strict:       strictPolicy(),
-		byID:         map[string]*outputState{},
-		sources:      map[string]model.SourceInfo{},
+		obs:                obs,
+		staleWait:          wait,
+		hubs:               slices.Clone(opts.Hubs),
+		hubLinks:           hubLinks,
+		changed:            changed,
+		timer:              startTimer,
+		ctx:                ctx,
+		cancel:             cancel,
+		st:                 st,
+		baseURL:            base,
+		maxAge:             opts.CacheMaxAge,
+		cacheControlHeader: []string{"public, max-age=" + strconv.FormatInt(int64(opts.CacheMaxAge/time.Second), 10)},
+		now:                now,
+		log:                log,
+		policy:             newPolicy(),
+		strict:             strictPolicy(),
+		byID:               map[string]*outputState{},
+		sources:            map[string]model.SourceInfo{},
 	}
 }
 

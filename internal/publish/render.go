@@ -49,13 +49,24 @@ type Rendered struct {
 	Entries      int // entries on this page
 	Pages        int // pages of the output
 
-	// Header values worked out once per render instead of per request.
+	// Header values worked out once per render instead of per request,
+	// as the []string that http.Header holds; shared by every response,
+	// never modified.
+	hdr renderedHeaders
 	// links are the WebSub Link header values of a first page (the hubs
 	// and rel="self"); nil without hubs and on later pages.
-	links            []string
-	lastModifiedHTTP string // LastModified in http.TimeFormat
-	bodyLength       string // len(Body) in decimal
-	gzipLength       string // len(Gzip) in decimal
+	links []string
+}
+
+type renderedHeaders struct {
+	lastModified, contentType []string
+	plain, gzip               variantHeaders
+}
+
+// variantHeaders are the headers that differ between the plain and the
+// gzip body.
+type variantHeaders struct {
+	etag, length []string
 }
 
 // contentTypes maps each format to its media type.
@@ -255,7 +266,7 @@ func (p *Publisher) renderPage(ctx context.Context, sel *selection, v *stateView
 		return nil, fmt.Errorf("render output %q as %s: %w", id, key.format, err)
 	}
 	if len(d.hubs) > 0 {
-		r.links = append(slices.Clone(p.hubLinks), "<"+d.pageURL(key.format, 1)+`>; rel="self"`)
+		r.links = slices.Clip(append(slices.Clone(p.hubLinks), "<"+d.pageURL(key.format, 1)+`>; rel="self"`))
 	}
 	p.obs.ObserveRender(id, key.format, time.Since(start))
 	p.log.Debug("rendered output", "output", id, "format", key.format, "page", key.page,
@@ -374,19 +385,23 @@ func newRendered(body []byte, contentType string, lastMod time.Time, entries, pa
 		return nil, err
 	}
 	tag := etagOf(body)
-	return &Rendered{
-		Body:             body,
-		Gzip:             gz.Bytes(),
-		ETag:             `"` + tag + `"`,
-		GzipETag:         `"` + tag + `-gz"`,
-		LastModified:     lastMod,
-		ContentType:      contentType,
-		Entries:          entries,
-		Pages:            pages,
-		lastModifiedHTTP: lastMod.UTC().Format(http.TimeFormat),
-		bodyLength:       strconv.Itoa(len(body)),
-		gzipLength:       strconv.Itoa(gz.Len()),
-	}, nil
+	r := &Rendered{
+		Body:         body,
+		Gzip:         gz.Bytes(),
+		ETag:         `"` + tag + `"`,
+		GzipETag:     `"` + tag + `-gz"`,
+		LastModified: lastMod,
+		ContentType:  contentType,
+		Entries:      entries,
+		Pages:        pages,
+	}
+	r.hdr = renderedHeaders{
+		lastModified: []string{lastMod.UTC().Format(http.TimeFormat)},
+		contentType:  []string{contentType},
+		plain:        variantHeaders{etag: []string{r.ETag}, length: []string{strconv.Itoa(len(body))}},
+		gzip:         variantHeaders{etag: []string{r.GzipETag}, length: []string{strconv.Itoa(gz.Len())}},
+	}
+	return r, nil
 }
 
 func etagOf(body []byte) string {
