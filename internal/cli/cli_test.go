@@ -428,17 +428,19 @@ func TestFetchJSON(t *testing.T) {
 <item><title>One fine story about things</title><link>http://example.org/1</link><guid>1</guid></item></channel></rss>`)
 	})
 	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
-	mux.HandleFunc("/429", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "3600")
-		http.Error(w, "slow down", http.StatusTooManyRequests)
-	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	// A 429 blocks its whole host: this one has a host of its own.
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	}))
+	defer limited.Close()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "syndic.toml")
 	conf := fmt.Sprintf("[storage]\npath = \"syndic.db\"\n[fetch]\nper_host = 8\nhost_interval = \"0s\"\n"+
 		"[[source]]\nid = \"good\"\nurl = \"%[1]s/good\"\n[[source]]\nid = \"status\"\nurl = \"%[1]s/500\"\n"+
-		"[[source]]\nid = \"limited\"\nurl = \"%[1]s/429\"\n", srv.URL)
+		"[[source]]\nid = \"limited\"\nurl = \"%[2]s/429\"\n", srv.URL, limited.URL)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
