@@ -173,7 +173,7 @@ type FetchUpdate struct {
 	// SameStory confirms a cross-source candidate found by canonical URL or
 	// story key. Nil means every candidate matches. The candidate carries
 	// only its ID, SourceID, Title, Summary, CanonicalURL, FirstSeen and
-	// StoryID.
+	// StoryID; the item may have lost its ContentHTML to compression.
 	SameStory func(candidate, item *Item) bool
 }
 
