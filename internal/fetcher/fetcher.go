@@ -307,7 +307,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 		return fail(model.ErrClassTooLarge, fmt.Errorf("content-length %d exceeds the %s limit", resp.ContentLength, formatBytes(f.opts.MaxBody)))
 	}
 	wire := &countingReader{r: resp.Body}
-	body, err := f.readBody(wire, resp.Header.Get("Content-Encoding"))
+	body, err := f.readBody(wire, resp.Header.Get("Content-Encoding"), resp.ContentLength)
 	out.WireBytes = wire.n
 	if err != nil {
 		var e *Error
@@ -407,7 +407,7 @@ func sameSite(host, initial string) bool {
 
 // readBody decompresses (whatever was asked for: some servers send gzip
 // unasked, or without saying so) and enforces MaxBody on the result.
-func (f *Fetcher) readBody(r io.Reader, encoding string) ([]byte, error) {
+func (f *Fetcher) readBody(r io.Reader, encoding string, contentLength int64) ([]byte, error) {
 	br := bufio.NewReader(r)
 	var dec io.Reader = br
 	switch enc := strings.ToLower(strings.TrimSpace(encoding)); enc {
@@ -435,7 +435,16 @@ func (f *Fetcher) readBody(r io.Reader, encoding string) ([]byte, error) {
 	default:
 		return nil, &Error{Class: model.ErrClassOther, Err: fmt.Errorf("unsupported content-encoding %q", encoding)}
 	}
-	body, err := io.ReadAll(io.LimitReader(dec, f.opts.MaxBody+1))
+	// The body of an uncompressed response is as long as its
+	// Content-Length says: reading it into a buffer of that size, rather
+	// than one that doubles from 512 bytes, allocates half as much (12%
+	// of the bytes a first ingest allocated went to growing bodies). The
+	// hint is capped, so that a false Content-Length costs little.
+	hint := 0
+	if dec == io.Reader(br) && contentLength > 0 {
+		hint = int(min(contentLength, maxBodyHint, f.opts.MaxBody))
+	}
+	body, err := readAll(io.LimitReader(dec, f.opts.MaxBody+1), hint)
 	if err != nil {
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, zlib.ErrChecksum) {
 			return nil, &Error{Class: model.ErrClassOther, Err: fmt.Errorf("decompress body: %w", err)}
@@ -498,4 +507,27 @@ func formatBytes(n int64) string {
 		return fmt.Sprintf("%dKB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// maxBodyHint caps the buffer a Content-Length reserves before the body
+// arrives; larger bodies grow as they come.
+const maxBodyHint = 1 << 20
+
+// readAll is io.ReadAll starting from a buffer of hint bytes, with room to
+// see the end of the body without growing.
+func readAll(r io.Reader, hint int) ([]byte, error) {
+	b := make([]byte, 0, hint+512)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next size
+		}
+	}
 }

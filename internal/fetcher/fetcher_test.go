@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/syndic-dev/syndic/internal/model"
@@ -912,4 +913,35 @@ func TestFetchCacheHeaders(t *testing.T) {
 	if want := testNow.Add(5 * time.Minute); !resp.CacheUntil.Equal(want) || resp.CacheReason != model.DeferCacheControl {
 		t.Errorf("CacheUntil = %v %q, want %v %q", resp.CacheUntil, resp.CacheReason, want, model.DeferCacheControl)
 	}
+}
+
+// TestReadAll: the body comes back whole whatever the hint says.
+func TestReadAll(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4099) // not a power of two
+	for _, hint := range []int{0, 1, 511, len(body) - 1, len(body), len(body) + 1, 3 * len(body)} {
+		got, err := readAll(iotest.HalfReader(bytes.NewReader(body)), hint)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("hint %d: %d bytes, err %v; want %d bytes", hint, len(got), err, len(body))
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := readAll(iotest.ErrReader(boom), 10); !errors.Is(err, boom) {
+		t.Errorf("read error = %v, want boom", err)
+	}
+}
+
+func BenchmarkReadAll(b *testing.B) {
+	body := bytes.Repeat([]byte("<item>feed text</item>"), 64<<10/22)
+	b.Run("io.ReadAll", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			io.ReadAll(bytes.NewReader(body))
+		}
+	})
+	b.Run("hinted", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			readAll(bytes.NewReader(body), len(body))
+		}
+	})
 }
