@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/flate"
@@ -90,4 +91,43 @@ func randomText(n int) string {
 		b.WriteByte(byte(x))
 	}
 	return b.String()
+}
+
+// TestPackHTMLLeavesInputAlone: packHTML reads the string's bytes in
+// place; packing one string from many goroutines at once (under -race)
+// must leave it as it was and give the same result every time.
+func TestPackHTMLLeavesInputAlone(t *testing.T) {
+	html := strings.Repeat("<p>The harbor council met on Tuesday to discuss the flood defenses.</p>", 40)
+	orig := strings.Clone(html)
+	want, err := packHTML(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				got, err := packHTML(html)
+				if err != nil || !bytes.Equal(got.([]byte), want.([]byte)) {
+					t.Errorf("packHTML gave a different result (err %v)", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if html != orig {
+		t.Fatal("packHTML changed its input")
+	}
+}
+
+func BenchmarkPackHTML(b *testing.B) {
+	html := strings.Repeat("<p>The harbor council met on Tuesday to discuss the flood defenses.</p>", 32)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(html)))
+	for b.Loop() {
+		if _, err := packHTML(html); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
