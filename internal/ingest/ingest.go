@@ -146,6 +146,9 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 	} else {
 		state, err = in.store.SourceState(ctx, src.ID)
 	}
+	// A source the store has no state for has no items either (items
+	// reference their source's row), so none are looked up.
+	hasItems := !errors.Is(err, store.ErrNotFound)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		res.Status, res.ErrClass = model.StatusError, model.ErrClassStorage
 		res.Err = fmt.Errorf("read state of source %q: %w", src.ID, err)
@@ -209,7 +212,7 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 			return res
 		}
 		popts := parser.Options{MaxItems: in.opts.MaxItems, Now: now}
-		if ks, ok := in.store.(KnownStore); ok {
+		if ks, ok := in.store.(KnownStore); ok && hasItems {
 			popts.Known = func(keys []string) map[string]model.KnownItem {
 				known, err := ks.KnownItems(ctx, src.ID, keys)
 				if err != nil {

@@ -46,6 +46,16 @@ func TestParsersBound(t *testing.T) {
 	in := ingest.New(f, g, ingest.Options{Parsers: parsers, MaxItems: 100})
 	srv := docServer(t, ptr(rssDoc("p", rssItem("1", "A story worth parsing", "body"))), nil)
 
+	// Only sources the store knows have items to look up: give each one a
+	// stored state, so that every parse reaches KnownItems.
+	for i := range sources {
+		id := fmt.Sprint("s", i)
+		if _, err := g.Store.SaveFetch(context.Background(), model.FetchUpdate{
+			SourceID: id, Now: time.Now(), State: model.SourceState{SourceID: id, URL: srv.URL},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
 	results := make([]ingest.Result, sources)
 	for i := range sources {
@@ -70,5 +80,42 @@ func TestParsersBound(t *testing.T) {
 		if r.Err != nil || r.New != 1 {
 			t.Errorf("%s: %d new, %v; want 1 new", r.SourceID, r.New, r.Err)
 		}
+	}
+}
+
+// countingStore counts KnownItems calls.
+type countingStore struct {
+	*store.Store
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingStore) KnownItems(ctx context.Context, sourceID string, keys []string) (map[string]model.KnownItem, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Store.KnownItems(ctx, sourceID, keys)
+}
+
+// TestNewSourceSkipsKnownItems: a source the store has never seen has no
+// items to look up; a known one does.
+func TestNewSourceSkipsKnownItems(t *testing.T) {
+	c := &countingStore{Store: openStore(t)}
+	f := fetcher.New(fetcher.Options{Timeout: 5 * time.Second})
+	t.Cleanup(f.Close)
+	in := ingest.New(f, c, ingest.Options{MaxItems: 100})
+	srv := docServer(t, ptr(rssDoc("p", rssItem("1", "A story worth parsing", "body"))), nil)
+
+	if r := in.Run(context.Background(), ingest.Source{ID: "fresh", URL: srv.URL}); r.Err != nil || r.New != 1 {
+		t.Fatalf("first fetch: %d new, %v", r.New, r.Err)
+	}
+	if c.calls != 0 {
+		t.Errorf("a new source looked up known items %d times, want 0", c.calls)
+	}
+	if r := in.Run(context.Background(), ingest.Source{ID: "fresh", URL: srv.URL, Force: true}); r.Err != nil || r.Unchanged != 1 {
+		t.Fatalf("second fetch: %d unchanged, %v", r.Unchanged, r.Err)
+	}
+	if c.calls != 1 {
+		t.Errorf("a known source looked up known items %d times, want 1", c.calls)
 	}
 }
