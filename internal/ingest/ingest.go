@@ -146,9 +146,10 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 	} else {
 		state, err = in.store.SourceState(ctx, src.ID)
 	}
-	// A source the store has no state for has no items either (items
-	// reference their source's row), so none are looked up.
-	hasItems := !errors.Is(err, store.ErrNotFound)
+	// Items are stored only by a successful fetch, which records
+	// LastSuccess: a source without one (never fetched, or only listed by
+	// SyncSources) has no items to look up.
+	hasItems := err == nil && !state.LastSuccess.IsZero()
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		res.Status, res.ErrClass = model.StatusError, model.ErrClassStorage
 		res.Err = fmt.Errorf("read state of source %q: %w", src.ID, err)

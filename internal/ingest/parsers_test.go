@@ -46,12 +46,12 @@ func TestParsersBound(t *testing.T) {
 	in := ingest.New(f, g, ingest.Options{Parsers: parsers, MaxItems: 100})
 	srv := docServer(t, ptr(rssDoc("p", rssItem("1", "A story worth parsing", "body"))), nil)
 
-	// Only sources the store knows have items to look up: give each one a
-	// stored state, so that every parse reaches KnownItems.
+	// Only sources fetched before have items to look up: give each one a
+	// stored success, so that every parse reaches KnownItems.
 	for i := range sources {
 		id := fmt.Sprint("s", i)
 		if _, err := g.Store.SaveFetch(context.Background(), model.FetchUpdate{
-			SourceID: id, Now: time.Now(), State: model.SourceState{SourceID: id, URL: srv.URL},
+			SourceID: id, Now: time.Now(), State: model.SourceState{SourceID: id, URL: srv.URL, LastSuccess: time.Now()},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -97,20 +97,26 @@ func (c *countingStore) KnownItems(ctx context.Context, sourceID string, keys []
 	return c.Store.KnownItems(ctx, sourceID, keys)
 }
 
-// TestNewSourceSkipsKnownItems: a source the store has never seen has no
-// items to look up; a known one does.
+// TestNewSourceSkipsKnownItems: a source never fetched successfully has
+// no items to look up, whether the store has no row for it or only the
+// one SyncSources makes; a source fetched before does.
 func TestNewSourceSkipsKnownItems(t *testing.T) {
 	c := &countingStore{Store: openStore(t)}
 	f := fetcher.New(fetcher.Options{Timeout: 5 * time.Second})
 	t.Cleanup(f.Close)
 	in := ingest.New(f, c, ingest.Options{MaxItems: 100})
 	srv := docServer(t, ptr(rssDoc("p", rssItem("1", "A story worth parsing", "body"))), nil)
+	if err := c.SyncSources(context.Background(), map[string]string{"listed": srv.URL}); err != nil {
+		t.Fatal(err)
+	}
 
-	if r := in.Run(context.Background(), ingest.Source{ID: "fresh", URL: srv.URL}); r.Err != nil || r.New != 1 {
-		t.Fatalf("first fetch: %d new, %v", r.New, r.Err)
+	for _, id := range []string{"fresh", "listed"} {
+		if r := in.Run(context.Background(), ingest.Source{ID: id, URL: srv.URL}); r.Err != nil || r.New != 1 {
+			t.Fatalf("first fetch of %s: %d new, %v", id, r.New, r.Err)
+		}
 	}
 	if c.calls != 0 {
-		t.Errorf("a new source looked up known items %d times, want 0", c.calls)
+		t.Errorf("sources never fetched looked up known items %d times, want 0", c.calls)
 	}
 	if r := in.Run(context.Background(), ingest.Source{ID: "fresh", URL: srv.URL, Force: true}); r.Err != nil || r.Unchanged != 1 {
 		t.Fatalf("second fetch: %d unchanged, %v", r.Unchanged, r.Err)
