@@ -203,15 +203,26 @@ func appendNormalized(dst []byte, s string, start int) []byte {
 			switch w := asciiWord[c]; w {
 			case 0:
 				space = len(dst) > start
+				i++
 			case apostrophe:
+				i++
 			default:
 				if space {
 					dst = append(dst, ' ')
 					space = false
 				}
-				dst = append(dst, w)
+				// The lower-case letters and digits that follow are
+				// their own normal form: copy them in one go.
+				j := i + 1
+				for j < len(s) {
+					if b := s[j]; b >= utf8.RuneSelf || asciiWord[b] != b || b <= apostrophe {
+						break
+					}
+					j++
+				}
+				dst = append(append(dst, w), s[i+1:j]...)
+				i = j
 			}
-			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
