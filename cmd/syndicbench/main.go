@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&opts.Gzip, "gzip", false, "the farm gzips its responses")
 	fs.DurationVar(&opts.Latency, "latency", 0, "delay the farm adds to every feed response, e.g. 100ms")
 	fs.IntVar(&opts.Workers, "workers", 16, "fetch concurrency of every system (syndic's fetch.concurrency and per_host)")
-	fs.DurationVar(&opts.Duration, "duration", 5*time.Second, "duration of each publishing load")
+	fs.DurationVar(&opts.Duration, "duration", 5*time.Second, "duration of each publishing load, run in five turns alternating with the reference's")
 	fs.IntVar(&opts.Clients, "clients", 32, "concurrent keep-alive clients of the publishing load")
 	fs.IntVar(&opts.Readers, "readers", 16, "readers of the output during full-speed ingestion")
 	fs.StringVar(&opts.Output, "output", "all", "output `id` whose .atom feed is loaded")

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,36 @@ func TestPercentiles(t *testing.T) {
 	p50, p99, maxLat := percentiles(lat)
 	if p50 != 50*time.Millisecond || p99 != 99*time.Millisecond || maxLat != 100*time.Millisecond {
 		t.Errorf("percentiles = %v, %v, %v; want 50ms, 99ms, 100ms", p50, p99, maxLat)
+	}
+}
+
+// TestMergeLoads: turns of a load add up to one result whose percentiles
+// cover every request.
+func TestMergeLoads(t *testing.T) {
+	run := func(from, to int, status int, elapsed time.Duration) LoadResult {
+		var lat []time.Duration
+		for i := from; i <= to; i++ {
+			lat = append(lat, time.Duration(i)*time.Millisecond)
+		}
+		r := LoadResult{Requests: len(lat), ByStatus: map[int]int{status: len(lat)}, Elapsed: elapsed, lat: slices.Clone(lat)}
+		r.P50, r.P99, r.Max = percentiles(lat)
+		return r
+	}
+	a := run(51, 100, 200, time.Second)
+	b := run(1, 50, 304, time.Second)
+	b.Errors, b.FirstError = 1, "status 500"
+	m := a.Merge(b)
+	if m.Requests != 100 || m.Elapsed != 2*time.Second || m.RPS() != 50 || m.Errors != 1 || m.FirstError != "status 500" {
+		t.Errorf("merged %+v", m)
+	}
+	if m.ByStatus[200] != 50 || m.ByStatus[304] != 50 {
+		t.Errorf("merged statuses %v", m.ByStatus)
+	}
+	if m.P50 != 50*time.Millisecond || m.P99 != 99*time.Millisecond || m.Max != 100*time.Millisecond {
+		t.Errorf("merged percentiles %v, %v, %v; want 50ms, 99ms, 100ms", m.P50, m.P99, m.Max)
+	}
+	if a.P50 != 75*time.Millisecond {
+		t.Errorf("Merge changed its receiver: p50 %v", a.P50)
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -33,6 +34,30 @@ type LoadResult struct {
 	Max      time.Duration
 	// FirstError is an example failure, for the report.
 	FirstError string
+
+	// lat holds every latency, so that the results of several runs merge
+	// into one (Merge).
+	lat []time.Duration
+}
+
+// Merge adds o's counts, time and latencies to r and recomputes the
+// percentiles over both.
+func (r LoadResult) Merge(o LoadResult) LoadResult {
+	out := LoadResult{
+		Requests: r.Requests + o.Requests,
+		Errors:   r.Errors + o.Errors,
+		ByStatus: map[int]int{},
+		Elapsed:  r.Elapsed + o.Elapsed,
+		lat:      append(append(make([]time.Duration, 0, len(r.lat)+len(o.lat)), r.lat...), o.lat...),
+	}
+	for _, m := range []map[int]int{r.ByStatus, o.ByStatus} {
+		for k, v := range m {
+			out.ByStatus[k] += v
+		}
+	}
+	out.FirstError = cmp.Or(r.FirstError, o.FirstError)
+	out.P50, out.P99, out.Max = percentiles(slices.Clone(out.lat))
+	return out
 }
 
 // RPS is the rate of answered requests.
@@ -120,6 +145,7 @@ func Load(ctx context.Context, opts LoadOptions) LoadResult {
 		}
 	}
 	res.Requests = len(all)
+	res.lat = slices.Clone(all)
 	res.P50, res.P99, res.Max = percentiles(all)
 	return res
 }
