@@ -17,9 +17,10 @@ import (
 func runAdd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "add", "[-config FILE] [-write] [-tags a,b] [-title TITLE] URL", `
 Fetch URL, a feed or a web page that advertises one (<link
-rel="alternate">), check that it parses, and print the [[source]] block
-for it: an id made from its title, the feed URL (the target of a permanent
-redirect, if the server moved it) and its title. With -write the block is
+rel="alternate">; https:// is assumed when no scheme is given), check that
+it parses, and print the [[source]] block for it: an id made from its
+title, the feed URL (the target of a permanent redirect, if the server
+moved it) and its title. With -write the block is
 appended to the config file, keeping its content and comments; the result
 is validated before the file is replaced, and a running 'syndic serve'
 picks the new source up as it reloads the file. A feed already configured
@@ -41,7 +42,11 @@ is refused, naming the source. The request obeys the [fetch] settings
 	if err != nil {
 		return err
 	}
-	feedURL, feed, err := discoverFeed(ctx, env, newFetcher(cfg), strings.TrimSpace(pos[0]))
+	raw := strings.TrimSpace(pos[0])
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw // "blog.example.org/feed" as people type it
+	}
+	feedURL, feed, err := discoverFeed(ctx, env, newFetcher(cfg), raw)
 	if err != nil {
 		return err
 	}

@@ -550,6 +550,11 @@ func TestAdd(t *testing.T) {
 	if r := run(t, "add", "-config", cfg, srv.URL+"/plain"); r.code != 1 || !strings.Contains(r.stderr, "advertises no feed") {
 		t.Errorf("add of a page without feeds: exit %d\n%s", r.code, r.stderr)
 	}
+	// Without a scheme, https is tried (this server speaks only http).
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if r := run(t, "add", "-config", cfg, host+"/feed.xml"); r.code != 1 || !strings.Contains(r.stderr, `"https://`+host+`/feed.xml"`) {
+		t.Errorf("add without a scheme: exit %d\n%s", r.code, r.stderr)
+	}
 	if r := run(t, "add", "-config", cfg, srv.URL+"/broken.xml"); r.code != 1 || !strings.Contains(r.stderr, "status 410") {
 		t.Errorf("add of a failing URL: exit %d\n%s", r.code, r.stderr)
 	}
