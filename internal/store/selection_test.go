@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -343,5 +344,49 @@ func BenchmarkSelection(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAloneSummaryReadsTheIndex: the count and latest change of the items
+// alone in their story read the per-source index, never the item rows (a
+// scan of every row is what made serve's first request on 500,000 items
+// take 0.6 s), whether the sources are sought in the index or, for an
+// output of most sources, checked while scanning it.
+func TestAloneSummaryReadsTheIndex(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	for _, sources := range [][]string{{"alpha"}, {"alpha", "beta", "gamma"}} {
+		if err := s.SyncSources(ctx, map[string]string{"alpha": "https://a.example/", "beta": "https://b.example/", "gamma": "https://c.example/"}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.read(ctx, func(tx *sql.Tx) error {
+			f, err := newItemFilter(ctx, tx, model.ItemQuery{SourceIDs: sources})
+			if err != nil {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT count(*), coalesce(max(changed), 0) FROM items WHERE "+f.where(alone), f.args(0)...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					return err
+				}
+				plan = append(plan, detail)
+			}
+			if !slices.ContainsFunc(plan, func(d string) bool {
+				return strings.Contains(d, "COVERING INDEX items_source_published") && !strings.Contains(d, "story_id")
+			}) {
+				t.Errorf("%d sources: plan does not read items_source_published alone:\n%s", len(sources), strings.Join(plan, "\n"))
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
