@@ -30,9 +30,9 @@ skipped and reported as deferred, unless it is named on the command line or
 Prints one line per source (status, new, updated, unchanged, duplicates of
 other sources' stories, duration) and a total; with -json, one JSON object
 per line instead ("type": "source", then "type": "total"). A live progress
-line goes to stderr when it is a terminal. Exit status 0 when the pass ran, even if some
-sources failed (they are reported); 1 when the config or database cannot be
-used.
+line goes to stderr when it is a terminal. Exit status 0 when the pass ran,
+even if some sources failed (they are reported); 1 when the config or
+database cannot be used.
 
 Example crontab line:
   */30 * * * *  syndic fetch -config /etc/syndic/feeds.toml >>/var/log/syndic.log 2>&1`)

@@ -14,7 +14,6 @@ import (
 	"github.com/syndic-dev/syndic/internal/websub"
 )
 
-// newPublisher builds the publisher for cfg over st.
 // newPublisher builds the publisher of cfg's outputs; changed, when not
 // nil, hears of every output that may have changed (WebSub pings).
 func newPublisher(ctx context.Context, cfg *config.Config, st *store.Store, env *Env, obs publish.Observer, changed func(...string)) (*publish.Publisher, error) {

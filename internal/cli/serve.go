@@ -51,7 +51,7 @@ server.listen:
 With server.websub_hubs, every output names those WebSub hubs, and serve
 pings them (hub.mode=publish) with an output's feed URLs when its content
 changes, server.websub_ping_delay after the change, so that readers get
-new entries pushed. Changes to the hubs need a restart.
+new entries pushed. Changes to either key need a restart.
 
 SIGHUP, or saving the config file, reloads the configuration: a valid file
 is applied without a restart; an invalid one is logged with every error and
@@ -539,7 +539,8 @@ func restartOnly(a, b *config.Config) []string {
 	check("storage.*_schedule", a.Storage.PruneSchedule != b.Storage.PruneSchedule ||
 		a.Storage.OptimizeSchedule != b.Storage.OptimizeSchedule || a.Storage.CheckpointSchedule != b.Storage.CheckpointSchedule)
 	check("server timeouts", a.Server.ReadTimeout != b.Server.ReadTimeout || a.Server.WriteTimeout != b.Server.WriteTimeout)
-	check("server.websub_hubs", !slices.Equal(a.Server.WebSubHubs, b.Server.WebSubHubs) || a.Server.WebSubPingDelay != b.Server.WebSubPingDelay)
+	check("server.websub_hubs", !slices.Equal(a.Server.WebSubHubs, b.Server.WebSubHubs))
+	check("server.websub_ping_delay", a.Server.WebSubPingDelay != b.Server.WebSubPingDelay)
 	return out
 }
 

@@ -82,6 +82,19 @@ var contentTypes = map[string]string{
 // previous render (see Options.StaleWait). Errors match ErrUnknownOutput,
 // ErrUnknownFormat or ErrNoSuchPage.
 func (p *Publisher) Render(ctx context.Context, outputID, format string, page int) (*Rendered, error) {
+	return p.render(ctx, outputID, format, page, p.staleWait >= 0)
+}
+
+// Fresh returns the first page of an output in format as the output is
+// now: unlike Render, never a stale render that a rebuild will replace.
+// WebSub pings compare it with what they last announced.
+func (p *Publisher) Fresh(ctx context.Context, outputID, format string) (*Rendered, error) {
+	return p.render(ctx, outputID, format, 1, false)
+}
+
+// render is Render, answering with the previous render while the output
+// is rebuilt only when staleOK.
+func (p *Publisher) render(ctx context.Context, outputID, format string, page int, staleOK bool) (*Rendered, error) {
 	if _, ok := contentTypes[format]; !ok {
 		return nil, fmt.Errorf("render output %q: %w %q", outputID, ErrUnknownFormat, format)
 	}
@@ -101,31 +114,10 @@ func (p *Publisher) Render(ctx context.Context, outputID, format string, page in
 		p.obs.ObserveCache(outputID, format, true)
 		return r, nil
 	}
-	if stale == nil || p.staleWait < 0 {
+	if stale == nil || !staleOK {
 		return p.renderNow(ctx, st, outputID, key)
 	}
 	return p.revalidate(ctx, st, outputID, key, stale)
-}
-
-// Fresh returns the first page of an output in format as the output is
-// now: unlike Render, never a stale render that a rebuild will replace.
-// WebSub pings compare it with what they last announced.
-func (p *Publisher) Fresh(ctx context.Context, outputID, format string) (*Rendered, error) {
-	if _, ok := contentTypes[format]; !ok {
-		return nil, fmt.Errorf("render output %q: %w %q", outputID, ErrUnknownFormat, format)
-	}
-	st, err := p.lookup(outputID)
-	if err != nil {
-		return nil, fmt.Errorf("render output: %w", err)
-	}
-	key := renderKey{format, 1}
-	p.mu.Lock()
-	r := st.renders[key]
-	p.mu.Unlock()
-	if r != nil {
-		return r, nil
-	}
-	return p.renderNow(ctx, st, outputID, key)
 }
 
 // FeedURLs returns the subscription URLs of an output, one per format
