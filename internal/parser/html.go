@@ -357,6 +357,24 @@ func collapseBytes(b []byte) string {
 	space := false
 	for i := 0; i < len(b); {
 		c := b[i]
+		if keptASCII[c] {
+			// Text is mostly runs of printable ASCII with single spaces
+			// between words, which stay as they are: find the run's end
+			// and move it in one copy, or not at all while nothing
+			// before it was dropped.
+			j := keptRunEnd(b, i+1)
+			if space {
+				b[w] = ' '
+				w++
+				space = false
+			}
+			if w != i {
+				copy(b[w:], b[i:j])
+			}
+			w += j - i
+			i = j
+			continue
+		}
 		if c < utf8.RuneSelf {
 			i++
 			switch asciiClass[c] {
@@ -391,6 +409,33 @@ func collapseBytes(b []byte) string {
 	}
 	return string(b[:w])
 }
+
+// keptRunEnd returns the end of the run of kept ASCII bytes that goes on
+// at b[i], single spaces between them included: the first byte at or
+// after i that collapseBytes does not keep as it is.
+func keptRunEnd(b []byte, i int) int {
+	for i < len(b) {
+		c := b[i]
+		if keptASCII[c] {
+			i++
+			continue
+		}
+		if c == ' ' && i+1 < len(b) && keptASCII[b[i+1]] {
+			i += 2
+			continue
+		}
+		break
+	}
+	return i
+}
+
+// keptASCII marks the bytes that are ASCII of class asciiKeep.
+var keptASCII = func() (k [256]bool) {
+	for c := range utf8.RuneSelf {
+		k[c] = asciiClass[c] == asciiKeep
+	}
+	return k
+}()
 
 // cleanTitle turns a feed's title field into plain text. Titles are
 // declared text but often carry escaped markup or entities.
