@@ -263,6 +263,7 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 		Items:       items,
 		DedupWindow: in.opts.DedupWindow,
 		SameStory:   sameStory,
+		NeverStored: !hasItems,
 	})
 	if err != nil {
 		res.Status, res.ErrClass = model.StatusError, model.ErrClassStorage

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +89,18 @@ type countingStore struct {
 	*store.Store
 	mu    sync.Mutex
 	calls int
+	// neverStored records each SaveFetch's NeverStored, by source.
+	neverStored map[string][]bool
+}
+
+func (c *countingStore) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveResult, error) {
+	c.mu.Lock()
+	if c.neverStored == nil {
+		c.neverStored = make(map[string][]bool)
+	}
+	c.neverStored[u.SourceID] = append(c.neverStored[u.SourceID], u.NeverStored)
+	c.mu.Unlock()
+	return c.Store.SaveFetch(ctx, u)
 }
 
 func (c *countingStore) KnownItems(ctx context.Context, sourceID string, keys []string) (map[string]model.KnownItem, error) {
@@ -99,7 +112,8 @@ func (c *countingStore) KnownItems(ctx context.Context, sourceID string, keys []
 
 // TestNewSourceSkipsKnownItems: a source never fetched successfully has
 // no items to look up, whether the store has no row for it or only the
-// one SyncSources makes; a source fetched before does.
+// one SyncSources makes; a source fetched before does. SaveFetch is told
+// so (NeverStored) and skips its own lookup.
 func TestNewSourceSkipsKnownItems(t *testing.T) {
 	c := &countingStore{Store: openStore(t)}
 	f := fetcher.New(fetcher.Options{Timeout: 5 * time.Second})
@@ -123,5 +137,10 @@ func TestNewSourceSkipsKnownItems(t *testing.T) {
 	}
 	if c.calls != 1 {
 		t.Errorf("a known source looked up known items %d times, want 1", c.calls)
+	}
+	for id, want := range map[string][]bool{"fresh": {true, false}, "listed": {true}} {
+		if got := c.neverStored[id]; !slices.Equal(got, want) {
+			t.Errorf("SaveFetch of %s: NeverStored %v, want %v", id, got, want)
+		}
 	}
 }

@@ -175,6 +175,11 @@ type FetchUpdate struct {
 	// only its ID, SourceID, Title, Summary, CanonicalURL, FirstSeen and
 	// StoryID; the item may have lost its ContentHTML to compression.
 	SameStory func(candidate, item *Item) bool
+	// NeverStored says the caller knows the source has no stored items:
+	// it never had a successful fetch, the only kind that stores them.
+	// The store then skips looking the items up before the write
+	// transaction, where it checks them anyway.
+	NeverStored bool
 }
 
 // SaveResult counts what a FetchUpdate did to the items.

@@ -116,9 +116,15 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	var candItems map[int64]*model.Item // for judge
 	buildFilter := false
 	_ = s.read(ctx, func(tx *sql.Tx) error {
-		known, err := storedItems(ctx, tx, ids)
-		if err != nil {
-			return err
+		known := map[string]stored{}
+		if !u.NeverStored {
+			// Looked up in a reader's page cache, which every commit
+			// empties: 3% of a first ingest's CPU at 500x50 went to this
+			// lookup when the source could not have any.
+			var err error
+			if known, err = storedItems(ctx, tx, ids); err != nil {
+				return err
+			}
 		}
 		p.seq, p.unchanged = seq, make(map[string]bool, len(u.Items))
 		for i := range u.Items {

@@ -666,3 +666,37 @@ func TestStoryJudgedInPrepare(t *testing.T) {
 		t.Errorf("SameStory asked about a's item %d times, want once", asked["a"])
 	}
 }
+
+// NeverStored lets prepare skip looking up the source's items; it is a
+// hint, and a wrong one costs only that lookup: the writer still finds
+// the stored items within its transaction.
+func TestNeverStoredIsAHint(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	pub := t0.Add(-time.Hour)
+	a1, a2 := newItem("a", "1", "One", pub), newItem("a", "2", "Two", pub)
+	mustSave(t, s, update("a", t0, a1, a2))
+
+	u := update("a", t0.Add(time.Hour), a1, a2)
+	if p := s.prepare(ctx, &u); !p.unchanged[a1.ID] || !p.unchanged[a2.ID] {
+		t.Fatalf("prepare without the hint: unchanged = %v, want both items", p.unchanged)
+	}
+	u.NeverStored = true
+	if p := s.prepare(ctx, &u); len(p.unchanged) != 0 {
+		t.Fatalf("prepare with NeverStored: unchanged = %v, want the lookup skipped", p.unchanged)
+	}
+
+	a2c := a2
+	a2c.Title = "Two, corrected"
+	rehash(&a2c)
+	a3 := newItem("a", "3", "Three", pub)
+	u = update("a", t0.Add(time.Hour), a1, a2c, a3)
+	u.NeverStored = true
+	res := mustSave(t, s, u)
+	if got, want := counts(res), "new=1 updated=1 unchanged=1 duplicate=0"; got != want {
+		t.Errorf("save with a wrong NeverStored: %s, want %s", got, want)
+	}
+	if got := mustItem(t, s, a2.ID).Title; got != "Two, corrected" {
+		t.Errorf("updated title = %q", got)
+	}
+}
