@@ -18,7 +18,7 @@ import (
 	"github.com/syndic-dev/syndic/internal/store"
 )
 
-func runFetch(ctx context.Context, env *Env, args []string) error {
+func runFetch(ctx context.Context, env *Env, args []string) (err error) {
 	fs := newFlags(env, "fetch", "[-config FILE] [SOURCE_ID ...]", `
 Fetch the named sources, or every enabled source, once and exit: the command
 a system cron job calls. Requests obey fetch.concurrency, fetch.per_host and
@@ -59,7 +59,13 @@ Example crontab line:
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		// Close indexes what the last fetches stored for search; its
+		// failure is the pass's.
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 
 	// One query for every source's state instead of one per source.
 	states, err := st.FetchStates(ctx)
