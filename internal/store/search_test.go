@@ -141,3 +141,16 @@ func TestSearchPendingSurvives(t *testing.T) {
 		t.Errorf("after Close: %d pending, %d indexed; want 0, 1", pending, indexed)
 	}
 }
+
+// TestSearchHashSize: the index gathers 4 MiB of terms before it writes
+// a segment (migration 9), so that a batch makes few segments to merge.
+func TestSearchHashSize(t *testing.T) {
+	s := openStore(t)
+	var size int64
+	if err := s.reader.QueryRowContext(context.Background(), "SELECT v FROM items_fts_config WHERE k = 'hashsize'").Scan(&size); err != nil {
+		t.Fatalf("read the index's hashsize: %v", err)
+	}
+	if size != 4<<20 {
+		t.Errorf("hashsize = %d, want %d", size, 4<<20)
+	}
+}
