@@ -122,7 +122,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 			// empties: 3% of a first ingest's CPU at 500x50 went to this
 			// lookup when the source could not have any.
 			var err error
-			if known, err = storedItems(ctx, tx, ids); err != nil {
+			if known, err = storedItems(ctx, s.readTx(tx), ids); err != nil {
 				return err
 			}
 		}
@@ -164,7 +164,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		if u.SameStory != nil {
 			candItems = make(map[int64]*model.Item)
 		}
-		cands, err := readCandidates(ctx, tx, hashes, u.SourceID, ms(u.Now)-u.DedupWindow.Milliseconds(), candItems)
+		cands, err := readCandidates(ctx, s.readTx(tx), hashes, u.SourceID, ms(u.Now)-u.DedupWindow.Milliseconds(), candItems)
 		if err != nil {
 			return err
 		}
@@ -266,6 +266,33 @@ func (p *prepared) judge(u *model.FetchUpdate, candItems map[int64]*model.Item) 
 	}
 }
 
+// candidatesQuery reads the items of sources other than the second
+// argument first seen at or after the third that carry one of the story
+// key hashes of the first (a JSON array); candidateItemsQuery also reads
+// candidateColumns.
+const (
+	candidatesQuery = `
+		SELECT
+			k.key_hash,
+			k.item_rowid,
+			i.first_seen
+		FROM all_story_keys AS k
+		JOIN items AS i ON i.rowid = k.item_rowid
+		WHERE k.key_hash IN (SELECT value FROM json_each(?))
+			AND i.source_id <> ?
+			AND i.first_seen >= ?`
+	candidateItemsQuery = `
+		SELECT
+			k.key_hash,
+			k.item_rowid,
+			i.first_seen,` + candidateColumns + `
+		FROM all_story_keys AS k
+		JOIN items AS i ON i.rowid = k.item_rowid
+		WHERE k.key_hash IN (SELECT value FROM json_each(?))
+			AND i.source_id <> ?
+			AND i.first_seen >= ?`
+)
+
 // readCandidates reads, in one statement, the items of sources other
 // than sourceID first seen at or after since that carry one of the story
 // key hashes. When items is not nil, it also receives what SameStory
@@ -277,21 +304,11 @@ func readCandidates(ctx context.Context, tx sqlTx, hashes []int64, sourceID stri
 	if len(hashes) == 0 {
 		return cands, nil
 	}
-	columns := ""
+	query := candidatesQuery
 	if items != nil {
-		columns = "," + candidateColumns
+		query = candidateItemsQuery
 	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT
-			k.key_hash,
-			k.item_rowid,
-			i.first_seen`+columns+`
-		FROM all_story_keys AS k
-		JOIN items AS i ON i.rowid = k.item_rowid
-		WHERE k.key_hash IN (SELECT value FROM json_each(?))
-			AND i.source_id <> ?
-			AND i.first_seen >= ?`,
-		jsonInts(hashes), sourceID, since)
+	rows, err := tx.QueryContext(ctx, query, jsonInts(hashes), sourceID, since)
 	if err != nil {
 		return nil, err
 	}
@@ -501,20 +518,24 @@ func tombstoneKeys(ctx context.Context, tx sqlTx, sourceID string) ([]string, er
 	return keys, rows.Err()
 }
 
+// storedItemsQuery reads what stored has of the items whose ids the
+// argument (a JSON array) lists.
+const storedItemsQuery = `
+	SELECT
+		rowid,
+		id,
+		content_hash,
+		published,
+		coalesce(raw_hash, 0)
+	FROM items
+	WHERE id IN (SELECT value FROM json_each(?))`
+
 // storedItems looks the document's items up in one statement.
 func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored, error) {
 	if len(ids) == 0 {
 		return map[string]stored{}, nil
 	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT
-			rowid,
-			id,
-			content_hash,
-			published,
-			coalesce(raw_hash, 0)
-		FROM items
-		WHERE id IN (SELECT value FROM json_each(?))`, jsonArray(ids))
+	rows, err := tx.QueryContext(ctx, storedItemsQuery, jsonArray(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -1030,6 +1051,17 @@ func jsonInts(l []int64) string {
 	return string(b)
 }
 
+// knownItemsQuery reads the key, raw hash and content hash of the items
+// whose ids the argument (a JSON array) lists and that have a raw hash.
+const knownItemsQuery = `
+	SELECT
+		key,
+		raw_hash,
+		content_hash
+	FROM items
+	WHERE id IN (SELECT value FROM json_each(?))
+		AND raw_hash IS NOT NULL`
+
 // KnownItems returns the raw and content hashes of the stored items of
 // sourceID with the given keys that have a raw hash, for the parser to
 // skip converting them again (parser.Options.Known).
@@ -1040,14 +1072,7 @@ func (s *Store) KnownItems(ctx context.Context, sourceID string, keys []string) 
 	}
 	out := make(map[string]model.KnownItem, len(keys))
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-			SELECT
-				key,
-				raw_hash,
-				content_hash
-			FROM items
-			WHERE id IN (SELECT value FROM json_each(?))
-				AND raw_hash IS NOT NULL`, jsonArray(ids))
+		rows, err := s.readTx(tx).QueryContext(ctx, knownItemsQuery, jsonArray(ids))
 		if err != nil {
 			return err
 		}

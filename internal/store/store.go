@@ -86,7 +86,8 @@ type Store struct {
 	batch  *batcher // runs SaveFetch calls; nil when read-only
 	// asyncState is Options.AsyncStateSaves.
 	asyncState bool
-	stmts      stmtCache // the batcher's statements, prepared on the writer
+	stmts      stmtCache            // the batcher's statements, prepared on the writer
+	readStmts  map[string]*sql.Stmt // readQueries, prepared on the reader pool
 	// prepareSlots holds a token per read that prepare has running.
 	prepareSlots chan struct{}
 	keyLog       keyLog        // story keys of recent commits (keylog.go)
@@ -152,6 +153,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.reader.SetMaxOpenConns(readers)
 	s.reader.SetMaxIdleConns(readers)
+	s.prepareReads(ctx)
 	s.prepareSlots = make(chan struct{}, prepareReaders)
 	if s.writer != nil {
 		if err := s.startCheckpointer(opts); err != nil {
@@ -265,6 +267,7 @@ func (s *Store) close() error {
 		}
 	}
 	s.stmts.close()
+	s.closeReads()
 	if s.batch != nil {
 		errs = append(errs, s.batch.takeErrors())
 	}

@@ -700,3 +700,18 @@ func TestNeverStoredIsAHint(t *testing.T) {
 		t.Errorf("updated title = %q", got)
 	}
 }
+
+// TestReadQueriesPrepared: every statement a fetch runs on a reader is
+// prepared once at Open. One that failed to prepare would still work,
+// unprepared, so only this test would notice.
+func TestReadQueriesPrepared(t *testing.T) {
+	s := openStore(t)
+	for _, q := range readQueries {
+		if s.readStmts[q] == nil {
+			t.Errorf("not prepared on the reader pool:%s", q)
+		}
+	}
+	if len(s.readStmts) != len(readQueries) {
+		t.Errorf("%d statements prepared, want %d", len(s.readStmts), len(readQueries))
+	}
+}
