@@ -18,7 +18,7 @@ import (
 	"github.com/syndic-dev/syndic/internal/store"
 )
 
-func runFetch(ctx context.Context, env *Env, args []string) (err error) {
+func runFetch(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "fetch", "[-config FILE] [SOURCE_ID ...]", `
 Fetch the named sources, or every enabled source, once and exit: the command
 a system cron job calls. Requests obey fetch.concurrency, fetch.per_host and
@@ -60,10 +60,12 @@ Example crontab line:
 		return err
 	}
 	defer func() {
-		// Close indexes what the last fetches stored for search; its
-		// failure is the pass's.
-		if cerr := st.Close(); cerr != nil && err == nil {
-			err = cerr
+		// Close indexes what the last fetches stored for search and
+		// checkpoints the WAL. The pass has run, so its exit status
+		// stands, but a failure here (a full disk) is said: what it left
+		// undone waits for the next process, nothing is lost.
+		if cerr := st.Close(); cerr != nil {
+			logger.Warn("closing the database left work for the next run", "error", cerr)
 		}
 	}()
 
