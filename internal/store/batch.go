@@ -197,7 +197,8 @@ func (b *batcher) takeErrors() error {
 }
 
 // Flush waits until every state save queued under Options.AsyncStateSaves
-// is written, and returns their errors since the last Flush.
+// is written, and the bulk work the commits so far made due is done
+// (maintain), and returns the state saves' errors since the last Flush.
 func (s *Store) Flush(ctx context.Context) error {
 	if s.batch == nil {
 		return nil
@@ -294,10 +295,55 @@ func (s *Store) runBatcher() {
 			ready = append([]*saveReq{next}, ready...)
 		}
 		s.runBatch(reqs)
+		// Bulk work made due counts as pending for Flush, from before the
+		// batch's own saves settle until it is done.
+		due := s.maintenanceDue()
+		if due {
+			b.mu.Lock()
+			b.pending++
+			b.mu.Unlock()
+		}
 		for _, r := range reqs {
 			if r.async {
 				b.settle(r)
 			}
+		}
+		if due {
+			s.maintain()
+			b.settle(nil)
+		}
+	}
+}
+
+// maintenanceDue reports whether maintain has work to do.
+func (s *Store) maintenanceDue() bool {
+	return s.searchPending.Load() >= s.searchAt || s.recentKeys.Load() >= s.mergeAt
+}
+
+// maintain does the bulk work that commits leave due, each part in a
+// transaction of its own: indexing the items that wait for search once
+// searchAt of them do, and merging the recent story keys once mergeAt
+// wait. It runs after runBatch has woken the batch's callers, so that
+// their workers parse their next documents meanwhile; inside the batch's
+// transaction, every fetch of the batch waited for it (0.1 s for a search
+// batch at 500x50, 0.3-0.4 s at 10,000x50, the other core idle). A failure
+// leaves the work for the next call; the rows wait where they are.
+func (s *Store) maintain() {
+	ctx := context.Background()
+	if s.searchPending.Load() >= s.searchAt {
+		err := s.write(ctx, func(tx *sql.Tx) error { return indexPending(ctx, tx) })
+		if err != nil {
+			s.log.Debug("search index not updated", "error", err)
+		} else {
+			s.searchPending.Store(0)
+		}
+	}
+	if s.recentKeys.Load() >= s.mergeAt {
+		err := s.write(ctx, func(tx *sql.Tx) error { return mergeStoryKeys(ctx, tx) })
+		if err != nil {
+			s.log.Debug("recent story keys not merged", "error", err)
+		} else {
+			s.recentKeys.Store(0)
 		}
 	}
 }
@@ -410,7 +456,6 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 	results := make([]model.SaveResult, len(reqs))
 	var logged []storyKey
 	var keys keyBuffer
-	merged, indexed := false, false
 	err := s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx, &s.stmts)
 		defer tx.close()
@@ -433,18 +478,7 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			results[i] = res
 		}
 		logged = keys.keys // flush sorts them by hash
-		if err := keys.flush(ctx, tx); err != nil {
-			return err
-		}
-		if indexed = s.searchPending.Load()+keys.pending >= s.searchAt; indexed {
-			if err := indexPending(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if merged = s.recentKeys+int64(len(logged)) >= s.mergeAt; merged {
-			return mergeStoryKeys(ctx, tx)
-		}
-		return nil
+		return keys.flush(ctx, tx)
 	})
 	s.stmts.prepareLearned(context.Background(), s.writer)
 	if err != nil {
@@ -452,16 +486,9 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 	}
 	s.keyFilter.committed(logged) // before the log: see keyfilter.go
 	s.keyLog.committed(logged)
-	if indexed {
-		s.searchPending.Store(0)
-	} else {
-		s.searchPending.Add(keys.pending)
-	}
-	if merged {
-		s.recentKeys = 0
-	} else {
-		s.recentKeys += int64(len(logged))
-	}
+	// The bulk work these counts make due runs in maintain.
+	s.searchPending.Add(keys.pending)
+	s.recentKeys.Add(int64(len(logged)))
 	return results, nil
 }
 

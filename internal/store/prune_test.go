@@ -243,7 +243,11 @@ func TestStoryKeysMerge(t *testing.T) {
 	if res := mustSave(t, s, update("b", t0.Add(time.Minute), dup)); res.Duplicate != 1 {
 		t.Fatalf("duplicate of a recent key: %s, want 1 duplicate", counts(res))
 	}
-	// That commit brought the count to 3: everything moved.
+	// That commit brought the count to 3: everything moved, once the
+	// writer has woken the fetch's caller.
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if count("recent_story_keys") != 0 || count("story_keys") != 3 {
 		t.Fatalf("after the merge: %d recent, %d merged; want 0, 3", count("recent_story_keys"), count("story_keys"))
 	}

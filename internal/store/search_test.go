@@ -105,7 +105,7 @@ func TestSearchPending(t *testing.T) {
 }
 
 // TestSearchPendingBatch: the writer indexes the pending items itself
-// once the batch is full.
+// once the batch is full, after the commit that filled it.
 func TestSearchPendingBatch(t *testing.T) {
 	s := searchStore(t, filepath.Join(t.TempDir(), "s.db"), 3)
 	mustSave(t, s, update("a", t0, newItem("a", "1", "Flood one", t0), newItem("a", "2", "Flood two", t0)))
@@ -113,6 +113,10 @@ func TestSearchPendingBatch(t *testing.T) {
 		t.Fatalf("below the batch: %d pending, %d indexed; want 2, 0", pending, indexed)
 	}
 	mustSave(t, s, update("b", t0, newItem("b", "1", "Flood three", t0)))
+	// The writer indexes them once it has woken the fetch's caller.
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if pending, indexed := searchCounts(t, s, "flood"); pending != 0 || indexed != 3 {
 		t.Errorf("at the batch: %d pending, %d indexed; want 0, 3", pending, indexed)
 	}

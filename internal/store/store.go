@@ -94,8 +94,8 @@ type Store struct {
 	keyFilter    keyFilter     // story key hashes in the database (keyfilter.go)
 	ckpt         *checkpointer // nil when read-only (checkpoint.go)
 	// recentKeys counts the keys in recent_story_keys, give or take
-	// those Prune removed (storykeys.go); the batcher's alone.
-	recentKeys int64
+	// those Prune removed (storykeys.go).
+	recentKeys atomic.Int64
 	mergeAt    int64 // mergeKeys, or Options.mergeKeys
 	// searchPending counts the items waiting for the full-text index,
 	// give or take other processes' (search.go); searchAt is searchBatch

@@ -46,6 +46,6 @@ func (s *Store) countRecentKeys(ctx context.Context) error {
 	if err := s.writer.QueryRowContext(ctx, "SELECT count(*) FROM recent_story_keys").Scan(&n); err != nil {
 		return fmt.Errorf("count recent story keys: %w", err)
 	}
-	s.recentKeys = n
+	s.recentKeys.Store(n)
 	return nil
 }
