@@ -294,15 +294,17 @@ func (s *Store) runBatcher() {
 		if next != nil {
 			ready = append([]*saveReq{next}, ready...)
 		}
-		s.runBatch(reqs)
-		// Bulk work made due counts as pending for Flush, from before the
-		// batch's own saves settle until it is done.
-		due := s.maintenanceDue()
-		if due {
-			b.mu.Lock()
-			b.pending++
-			b.mu.Unlock()
-		}
+		// Bulk work the batch makes due counts as pending for Flush from
+		// before the batch's callers wake until it is done, so that a
+		// caller's Flush waits for it.
+		due := false
+		s.runBatchThen(reqs, func() {
+			if due = s.maintenanceDue(); due {
+				b.mu.Lock()
+				b.pending++
+				b.mu.Unlock()
+			}
+		})
 		for _, r := range reqs {
 			if r.async {
 				b.settle(r)
@@ -415,7 +417,16 @@ func fillBatch(first *saveReq, poll func() *saveReq) (reqs []*saveReq, next *sav
 // runBatch runs reqs in one transaction, or each alone when that fails,
 // and wakes their callers.
 func (s *Store) runBatch(reqs []*saveReq) {
+	s.runBatchThen(reqs, nil)
+}
+
+// runBatchThen is runBatch, calling beforeWake (when not nil) once the
+// writes are done and before the callers wake.
+func (s *Store) runBatchThen(reqs []*saveReq, beforeWake func()) {
 	defer func() {
+		if beforeWake != nil {
+			beforeWake()
+		}
 		for _, r := range reqs {
 			close(r.done)
 		}
