@@ -8,9 +8,10 @@ import (
 
 // New items reach the full-text index in bulk (migration 7): the writer
 // records their rowids in search_pending, and indexPending moves them
-// into items_fts in one statement once searchBatch of them wait, before
-// a search (indexForSearch), before the index is checked, and when the
-// Store closes. A crash leaves the pending rows in place for the next
+// into items_fts in one statement: once searchBatch of them wait (in a
+// transaction of its own, after the commit that made them due has woken
+// its callers: maintain in batch.go), before a search (indexForSearch),
+// before the index is checked, and when the Store closes. A crash leaves the pending rows in place for the next
 // process; only a search from a read-only Store, which cannot index
 // them, misses the newest items meanwhile.
 const searchBatch = 16384
