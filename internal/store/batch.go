@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/syndic-dev/syndic/internal/model"
@@ -329,13 +330,16 @@ func (s *Store) maintenanceDue() bool {
 // their workers parse their next documents meanwhile; inside the batch's
 // transaction, every fetch of the batch waited for it (0.1 s for a search
 // batch at 500x50, 0.3-0.4 s at 10,000x50, the other core idle). A failure
-// leaves the work for the next call; the rows wait where they are.
+// leaves the work for the next call; the rows wait where they are. The
+// first failure in a row is a warning, the ones after it (one per batch,
+// on a full disk) debug messages.
 func (s *Store) maintain() {
 	ctx := context.Background()
+	var errs []error
 	if s.searchPending.Load() >= s.searchAt {
 		err := s.write(ctx, func(tx *sql.Tx) error { return indexPending(ctx, tx) })
 		if err != nil {
-			s.log.Debug("search index not updated", "error", err)
+			errs = append(errs, err)
 		} else {
 			s.searchPending.Store(0)
 		}
@@ -343,11 +347,19 @@ func (s *Store) maintain() {
 	if s.recentKeys.Load() >= s.mergeAt {
 		err := s.write(ctx, func(tx *sql.Tx) error { return mergeStoryKeys(ctx, tx) })
 		if err != nil {
-			s.log.Debug("recent story keys not merged", "error", err)
+			errs = append(errs, err)
 		} else {
 			s.recentKeys.Store(0)
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		level := slog.LevelWarn
+		if s.maintainFailing {
+			level = slog.LevelDebug
+		}
+		s.log.Log(ctx, level, "bulk search indexing or story key merge failed; retried after the next commit", "path", s.path, "error", err)
+	}
+	s.maintainFailing = len(errs) > 0
 }
 
 // hold reports whether the batcher should wait for more before writing

@@ -2,7 +2,12 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,5 +161,62 @@ func TestSearchHashSize(t *testing.T) {
 	}
 	if size != 4<<20 {
 		t.Errorf("hashsize = %d, want %d", size, 4<<20)
+	}
+}
+
+// levelsHandler records the level of every message that says msg.
+type levelsHandler struct {
+	mu     sync.Mutex
+	msg    string
+	levels []slog.Level
+}
+
+func (h *levelsHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelsHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *levelsHandler) WithGroup(string) slog.Handler            { return h }
+func (h *levelsHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if strings.Contains(r.Message, h.msg) {
+		h.levels = append(h.levels, r.Level)
+	}
+	return nil
+}
+
+// TestMaintainFailureWarnsOnce: bulk indexing that fails after a commit
+// leaves the fetch saved and the items pending, says so once as a
+// warning, and then only at debug level while it keeps failing.
+func TestMaintainFailureWarnsOnce(t *testing.T) {
+	ctx := context.Background()
+	h := &levelsHandler{msg: "bulk search indexing"}
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), Options{searchBatch: 1, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// Inserts never touch the index; only the bulk statement does.
+	if _, err := s.writer.ExecContext(ctx, "DROP TABLE items_fts"); err != nil {
+		t.Fatal(err)
+	}
+	for i, title := range []string{"Flood one", "Flood two", "Flood three"} {
+		res := mustSave(t, s, update("a", t0.Add(time.Duration(i)*time.Hour), newItem("a", strconv.Itoa(i), title, t0)))
+		if res.New != 1 {
+			t.Fatalf("save %d: %s, want 1 new", i, counts(res))
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pending int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM search_pending").Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 3 {
+		t.Errorf("%d items pending after failed indexing, want 3", pending)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if want := []slog.Level{slog.LevelWarn, slog.LevelDebug, slog.LevelDebug}; !slices.Equal(h.levels, want) {
+		t.Errorf("failure messages at levels %v, want %v", h.levels, want)
 	}
 }

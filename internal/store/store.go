@@ -102,6 +102,9 @@ type Store struct {
 	// or Options.searchBatch.
 	searchPending atomic.Int64
 	searchAt      int64
+	// maintainFailing says the last maintain failed (batch.go); the
+	// batcher's alone.
+	maintainFailing bool
 
 	closeOnce sync.Once
 	closeErr  error
