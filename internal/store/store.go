@@ -106,9 +106,20 @@ type Store struct {
 	// batcher's alone.
 	maintainFailing bool
 
+	// tempDir holds a throwaway database (MemoryPath); Close removes it.
+	tempDir string
+
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// MemoryPath, as Open's path, asks for a throwaway database: a file in a
+// directory of its own under the system's temporary directory, which
+// Close removes. SQLite's own in-memory databases do not serve here: each
+// connection gets its own, and shared ones take table locks that a busy
+// timeout does not wait on, so the writer and the readers would not see
+// the same data or would fail each other.
+const MemoryPath = ":memory:"
 
 // Open opens the database at path, creating and migrating it as needed.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
@@ -116,11 +127,28 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var tempDir string
+	if path == MemoryPath {
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("open database %q read-only: a throwaway database has nothing to read", path)
+		}
+		dir, err := os.MkdirTemp("", "syndic-memory-")
+		if err != nil {
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
+		tempDir, path = dir, filepath.Join(dir, "syndic.db")
+	}
+	opened := false
+	defer func() {
+		if !opened && tempDir != "" {
+			os.RemoveAll(tempDir)
+		}
+	}()
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), searchAt: cmp.Or(opts.searchBatch, searchBatch)}
+	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), searchAt: cmp.Or(opts.searchBatch, searchBatch)}
 	if err := configurePageCache(); err != nil {
 		log.Debug("page slots not used", "error", err)
 	}
@@ -171,6 +199,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open database %q read-only: %w", path, err)
 		}
 	}
+	opened = true
 	return s, nil
 }
 
@@ -280,6 +309,9 @@ func (s *Store) close() error {
 	}
 	if s.writer != nil {
 		errs = append(errs, s.writer.Close())
+	}
+	if s.tempDir != "" {
+		errs = append(errs, os.RemoveAll(s.tempDir))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close database %q: %w", s.path, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -713,5 +714,42 @@ func TestReadQueriesPrepared(t *testing.T) {
 	}
 	if len(s.readStmts) != len(readQueries) {
 		t.Errorf("%d statements prepared, want %d", len(s.readStmts), len(readQueries))
+	}
+}
+
+// TestMemoryPath: ":memory:" is a throwaway database that the writer and
+// the readers share, that leaves no file where the process runs, and
+// that Close removes.
+func TestMemoryPath(t *testing.T) {
+	ctx := context.Background()
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	s, err := Open(ctx, MemoryPath, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(s.path)
+	if !strings.HasPrefix(filepath.Base(dir), "syndic-memory-") {
+		t.Errorf("throwaway database at %s, want a directory of its own", s.path)
+	}
+	it := newItem("a", "1", "Flood warning for the valley", t0)
+	mustSave(t, s, update("a", t0, it))
+	if got := mustItem(t, s, it.ID).Title; got != it.Title {
+		t.Errorf("item read back through a reader: %q", got)
+	}
+	if got := search(t, s, "flood"); len(got) != 1 {
+		t.Errorf("search = %q, want the item", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Close, %s: %v; want it removed", dir, err)
+	}
+	if left, _ := os.ReadDir(cwd); len(left) != 0 {
+		t.Errorf("files left where the process runs: %v", left)
+	}
+	if _, err := Open(ctx, MemoryPath, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "nothing to read") {
+		t.Errorf("read-only throwaway database: %v, want a refusal", err)
 	}
 }
