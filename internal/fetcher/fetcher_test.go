@@ -764,13 +764,6 @@ func TestFetchRedirectHeaders(t *testing.T) {
 }
 
 func TestFetchNetworkErrors(t *testing.T) {
-	// A port that was just listened on and closed refuses connections.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedURL := "http://" + ln.Addr().String() + "/feed"
-	ln.Close()
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, feedBody)
 	}))
@@ -778,6 +771,15 @@ func TestFetchNetworkErrors(t *testing.T) {
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 	plain := serve(t, func(w http.ResponseWriter, r *http.Request) {})
+	// A port that was just listened on and closed refuses connections. It
+	// is closed after the servers above start: one of them once got the
+	// freed port and answered 200.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + ln.Addr().String() + "/feed"
+	ln.Close()
 
 	tests := []struct {
 		name, url, class string
