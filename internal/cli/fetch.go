@@ -59,15 +59,9 @@ Example crontab line:
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Close indexes what the last fetches stored for search and
-		// checkpoints the WAL. The pass has run, so its exit status
-		// stands, but a failure here (a full disk) is said: what it left
-		// undone waits for the next process, nothing is lost.
-		if cerr := st.Close(); cerr != nil {
-			logger.Warn("closing the database left work for the next run", "error", cerr)
-		}
-	}()
+	// The pass has run once it gets to Close, so a failure there does not
+	// change its exit status (closeStore).
+	defer closeStore(logger, st)
 
 	// One query for every source's state instead of one per source.
 	states, err := st.FetchStates(ctx)

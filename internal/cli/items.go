@@ -34,11 +34,11 @@ link, published, updated, first_seen, story, featured, hidden and summary.`)
 	if *limit < 0 {
 		return &usageError{msg: "-limit must be 0 (all) or positive"}
 	}
-	_, st, err := openConfigStore(ctx, env, *fs.config, false)
+	cfg, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(newLogger(env.Stderr, cfg), st)
 	q := model.ItemQuery{Limit: *limit, IncludeHidden: true, Search: *query}
 	if *source != "" {
 		q.SourceIDs = []string{*source}
@@ -119,11 +119,11 @@ Item ids are as 'syndic items' prints them (SOURCE:HEX). A running
 		if len(ids) == 0 {
 			return &usageError{msg: "name at least one item id (see 'syndic items')"}
 		}
-		_, st, err := openConfigStore(ctx, env, *fs.config, false)
+		cfg, st, err := openConfigStore(ctx, env, *fs.config, false)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer closeStore(newLogger(env.Stderr, cfg), st)
 		var failed bool
 		for _, id := range ids {
 			if err := curate(ctx, st, action, id, time.Now()); err != nil {

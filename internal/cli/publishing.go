@@ -61,7 +61,7 @@ Print an output exactly as 'syndic serve' serves it at
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(newLogger(env.Stderr, cfg), st)
 	p, err := newPublisher(ctx, cfg, st, env, nil, nil)
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ subscribers see the result.`)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(newLogger(env.Stderr, cfg), st)
 	p, err := newPublisher(ctx, cfg, st, env, nil, nil)
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ it. 'syndic serve' also prunes on storage.prune_schedule.`)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(newLogger(env.Stderr, cfg), st)
 	res, err := st.Prune(ctx, prunePolicy(cfg, time.Now(), *dry))
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
@@ -194,11 +194,11 @@ beside it), and start syndic again.`)
 	if len(pos) != 1 {
 		return &usageError{msg: "name exactly one destination file"}
 	}
-	_, st, err := openConfigStore(ctx, env, *fs.config, false)
+	cfg, st, err := openConfigStore(ctx, env, *fs.config, false)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(newLogger(env.Stderr, cfg), st)
 	start := time.Now()
 	if err := st.Backup(ctx, pos[0]); err != nil {
 		return fmt.Errorf("backup to %s: %w", pos[0], err)

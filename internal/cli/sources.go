@@ -33,7 +33,7 @@ redirect_url, alternates and orphaned. Times are RFC 3339 or null.`)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(newLogger(env.Stderr, cfg), st)
 	states, err := st.SourceStates(ctx)
 	if err != nil {
 		return fmt.Errorf("read source states: %w", err)

@@ -76,6 +76,17 @@ func openConfigStore(ctx context.Context, env *Env, path string, sync bool) (*co
 	return cfg, st, nil
 }
 
+// closeStore closes st once a command is done with it. What the command
+// wrote is committed by then; closing indexes the items still waiting for
+// search and checkpoints the WAL, and a failure there (a full disk)
+// leaves that work to the next process, so it is a warning, not the
+// command's failure.
+func closeStore(log *slog.Logger, st *store.Store) {
+	if err := st.Close(); err != nil {
+		log.Warn("closing the database left work for the next run", "error", err)
+	}
+}
+
 // openStore opens the database named by the config and records which
 // sources are configured, so that removed ones are marked orphaned.
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, sync bool) (*store.Store, error) {
