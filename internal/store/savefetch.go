@@ -275,17 +275,13 @@ const (
 		SELECT
 			k.key_hash,
 			k.item_rowid,
-			i.first_seen
-		FROM all_story_keys AS k
-		JOIN items AS i ON i.rowid = k.item_rowid
-		WHERE k.key_hash IN (SELECT value FROM json_each(?))
-			AND i.source_id <> ?
-			AND i.first_seen >= ?`
+			i.first_seen` + candidatesFrom
 	candidateItemsQuery = `
 		SELECT
 			k.key_hash,
 			k.item_rowid,
-			i.first_seen,` + candidateColumns + `
+			i.first_seen,` + candidateColumns + candidatesFrom
+	candidatesFrom = `
 		FROM all_story_keys AS k
 		JOIN items AS i ON i.rowid = k.item_rowid
 		WHERE k.key_hash IN (SELECT value FROM json_each(?))
