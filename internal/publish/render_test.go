@@ -30,19 +30,7 @@ func TestGolden(t *testing.T) {
 				p := newTestPublisher(t, st, []model.Output{testOutput(mode, mode)}, testSources())
 				r := render(t, p, mode, format, 1)
 
-				golden := filepath.Join("testdata", mode+".golden."+format)
-				if *update {
-					if err := os.WriteFile(golden, r.Body, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("read golden (run with -update to create): %v", err)
-				}
-				if !bytes.Equal(r.Body, want) {
-					t.Errorf("%s differs from golden %s:\n%s", format, golden, r.Body)
-				}
+				checkGolden(t, format, filepath.Join("testdata", mode+".golden."+format), r.Body)
 
 				checkFormat(t, format, r.Body)
 				t.Run("schema", func(t *testing.T) { validateSchema(t, format, r.Body) })
@@ -369,4 +357,22 @@ func TestSanitize(t *testing.T) {
 			t.Errorf("relative URL kept without a base: %q", got)
 		}
 	})
+}
+
+// checkGolden compares a rendered feed with its golden file, which
+// -update rewrites first.
+func checkGolden(t *testing.T, format, golden string, body []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create): %v", err)
+	}
+	if !bytes.Equal(body, want) {
+		t.Errorf("%s differs from golden %s:\n%s", format, golden, body)
+	}
 }

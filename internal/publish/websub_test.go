@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -59,19 +58,7 @@ func TestHubLinks(t *testing.T) {
 	for _, format := range formats {
 		t.Run(format, func(t *testing.T) {
 			r := render(t, p, "news", format, 1)
-			golden := filepath.Join("testdata", "hubs.golden."+format)
-			if *update {
-				if err := os.WriteFile(golden, r.Body, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run with -update to create): %v", err)
-			}
-			if string(r.Body) != string(want) {
-				t.Errorf("%s differs from golden %s:\n%s", format, golden, r.Body)
-			}
+			checkGolden(t, format, filepath.Join("testdata", "hubs.golden."+format), r.Body)
 			checkFormat(t, format, r.Body)
 			t.Run("schema", func(t *testing.T) { validateSchema(t, format, r.Body) })
 

@@ -337,11 +337,8 @@ func (s *Store) maintain() {
 	ctx := context.Background()
 	var errs []error
 	if s.searchPending.Load() >= s.searchAt {
-		err := s.write(ctx, func(tx *sql.Tx) error { return indexPending(ctx, tx) })
-		if err != nil {
+		if err := s.IndexPending(ctx); err != nil {
 			errs = append(errs, err)
-		} else {
-			s.searchPending.Store(0)
 		}
 	}
 	if s.recentKeys.Load() >= s.mergeAt {

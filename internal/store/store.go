@@ -130,7 +130,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	var tempDir string
 	if path == MemoryPath {
 		if opts.ReadOnly {
-			return nil, fmt.Errorf("open database %q read-only: a throwaway database has nothing to read", path)
+			return nil, fmt.Errorf("open database %q read-only: a throwaway database has nothing to read (set storage.path to a database file)", path)
 		}
 		dir, err := os.MkdirTemp("", "syndic-memory-")
 		if err != nil {
