@@ -979,19 +979,7 @@ func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
 	slices.SortFunc(b.keys, func(x, y storyKey) int {
 		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.rowid, y.rowid))
 	})
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO `+cmp.Or(b.table, "recent_story_keys")+` (
-			key_hash,
-			item_rowid
-		)
-		SELECT
-			value ->> 0,
-			value ->> 1
-		FROM json_each(?)
-		-- WHERE makes ON CONFLICT parse as the upsert clause.
-		WHERE true
-		ON CONFLICT DO NOTHING`,
-		jsonKeys(b.keys))
+	_, err := tx.ExecContext(ctx, insertKeysSQL(cmp.Or(b.table, "recent_story_keys")), jsonKeys(b.keys))
 	if err != nil {
 		return fmt.Errorf("save %d story keys: %w", len(b.keys), err)
 	}
@@ -999,21 +987,55 @@ func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
 	return nil
 }
 
-// jsonKeys encodes story keys for json_each as [[hash, rowid], ...].
+// insertKeysSQL inserts the story keys that jsonKeys encodes into table.
+//
+// It and mergeKeysSQL write many rows into a big table already there.
+// SQLite keeps a statement journal, a copy of every page such a statement
+// touches, whenever it may fail halfway: when it calls an SQL function
+// (such as ->>) or may abort on a constraint (ON CONFLICT DO NOTHING
+// still aborts on NOT NULL). Past 64 KiB that journal spills to a
+// temporary file: at 10,000 sources x 50 items, 2 s of a first ingest's
+// writes. INSERT OR IGNORE without a function needs none. Should such a
+// statement fail anyway (a full disk), the whole transaction rolls back,
+// which the batcher does in any case (batch.go). The insert into
+// search_pending keeps its journal (a rowid that is not an integer
+// aborts), but it appends to a small table.
+func insertKeysSQL(table string) string {
+	return `
+		INSERT OR IGNORE INTO ` + table + ` (
+			key_hash,
+			item_rowid
+		)
+		SELECT
+			k.key,
+			r.value
+		FROM json_each(?) AS k, json_each(k.value) AS r`
+}
+
+// jsonKeys encodes story keys, sorted by hash, for flushKeys as an
+// object of the rowids of each hash: {"hash": [rowid, ...], ...}. Each
+// hash is a member once; the column's INTEGER type turns it back into a
+// number.
 func jsonKeys(l []storyKey) string {
 	b := make([]byte, 0, 2+len(l)*32)
-	b = append(b, '[')
+	b = append(b, '{')
 	for i, k := range l {
-		if i > 0 {
+		if i > 0 && l[i-1].hash == k.hash {
 			b = append(b, ',')
+		} else {
+			if i > 0 {
+				b = append(b, "],"...)
+			}
+			b = append(b, '"')
+			b = strconv.AppendInt(b, k.hash, 10)
+			b = append(b, `":[`...)
 		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, k.hash, 10)
-		b = append(b, ',')
 		b = strconv.AppendInt(b, k.rowid, 10)
+	}
+	if len(l) > 0 {
 		b = append(b, ']')
 	}
-	return string(append(b, ']'))
+	return string(append(b, '}'))
 }
 
 // compactURLs returns the guid, link and canonical URL columns of it: NULL

@@ -16,21 +16,22 @@ import (
 // read both tables (the all_story_keys view).
 const mergeKeys = 65536
 
+// mergeKeysSQL copies the recent keys into story_keys, in key order; see
+// insertKeysSQL on its form.
+const mergeKeysSQL = `
+	INSERT OR IGNORE INTO story_keys (
+		key_hash,
+		item_rowid
+	)
+	SELECT
+		key_hash,
+		item_rowid
+	FROM recent_story_keys
+	ORDER BY key_hash, item_rowid`
+
 // mergeStoryKeys moves every recent key into story_keys within tx.
 func mergeStoryKeys(ctx context.Context, tx sqlTx) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO story_keys (
-			key_hash,
-			item_rowid
-		)
-		SELECT
-			key_hash,
-			item_rowid
-		FROM recent_story_keys
-		-- WHERE makes ON CONFLICT parse as the upsert clause.
-		WHERE true
-		ORDER BY key_hash, item_rowid
-		ON CONFLICT DO NOTHING`)
+	_, err := tx.ExecContext(ctx, mergeKeysSQL)
 	if err != nil {
 		return fmt.Errorf("merge recent story keys: %w", err)
 	}

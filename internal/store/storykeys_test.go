@@ -1,0 +1,126 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestFlushKeys writes story keys through keyBuffer.flush and reads them
+// back: several rows of one hash, the extreme hashes, and a key already
+// there.
+func TestFlushKeys(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	want := []storyKey{
+		{hash: math.MinInt64, rowid: 1},
+		{hash: -42, rowid: 7},
+		{hash: -42, rowid: 3},
+		{hash: 0, rowid: 2},
+		{hash: 99, rowid: 5},
+		{hash: 99, rowid: 4},
+		{hash: 99, rowid: 6},
+		{hash: math.MaxInt64, rowid: math.MaxInt64},
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO recent_story_keys VALUES (99, 5)"); err != nil {
+		t.Fatal(err)
+	}
+	var kb keyBuffer
+	for _, k := range want {
+		kb.add(k)
+	}
+	if err := kb.flush(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := kb.flush(ctx, tx); err != nil { // nothing buffered
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT key_hash, item_rowid, typeof(key_hash) FROM recent_story_keys ORDER BY 1, 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []storyKey
+	for rows.Next() {
+		var k storyKey
+		var typ string
+		if err := rows.Scan(&k.hash, &k.rowid, &typ); err != nil {
+			t.Fatal(err)
+		}
+		if typ != "integer" {
+			t.Errorf("key %d stored as %s", k.hash, typ)
+		}
+		got = append(got, k)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b storyKey) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.rowid, b.rowid))
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("stored keys\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestBulkInsertsNeedNoStatementJournal guards the form of the statements
+// that write many rows into a table already there (see insertKeysSQL):
+// INSERT OR IGNORE, and no SQL function in the program SQLite compiles.
+func TestBulkInsertsNeedNoStatementJournal(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	for name, q := range map[string]string{
+		"insertKeysSQL": insertKeysSQL("recent_story_keys"),
+		"mergeKeysSQL":  mergeKeysSQL,
+	} {
+		if !strings.HasPrefix(strings.TrimSpace(q), "INSERT OR IGNORE ") {
+			t.Errorf("%s is not an INSERT OR IGNORE: %s", name, q)
+		}
+		args := []any{}
+		if strings.Contains(q, "?") {
+			args = append(args, "{}")
+		}
+		rows, err := s.writer.QueryContext(ctx, "EXPLAIN "+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ops := 0
+		for rows.Next() {
+			var addr, p1, p2, p3 int64
+			var op string
+			var p4, p5, comment any
+			if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ops++
+			if op == "Function" || op == "PureFunc" {
+				t.Errorf("%s calls an SQL function (%s %s)", name, op, asBytes(p4))
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rows.Close()
+		if ops == 0 {
+			t.Errorf("%s: EXPLAIN listed no opcodes", name)
+		}
+	}
+}
+
+func asBytes(v any) []byte {
+	switch v := v.(type) {
+	case string:
+		return []byte(v)
+	case []byte:
+		return v
+	}
+	return nil
+}
