@@ -362,7 +362,7 @@ func putBuf(p *[]byte, b []byte) {
 // change it; a changed word does. Dates are not part of it, so a bumped
 // date alone is not a content update.
 func ContentHash(title, text string) string {
-	hash, _ := fingerprint(title, text, "", false)
+	hash, _, _ := fingerprint(title, text, "", false)
 	return hash
 }
 
@@ -393,13 +393,14 @@ func StoryKeys(title, text, canonicalURL string) []string {
 	return keys
 }
 
-// Fingerprint returns ContentHash(title, text) and StoryKeys(title, text,
-// canonicalURL) at the cost of normalizing the title once.
-func Fingerprint(title, text, canonicalURL string) (contentHash string, storyKeys []string) {
+// Fingerprint returns ContentHash(title, text), StoryKeys(title, text,
+// canonicalURL) and TitleSketch(title) at the cost of normalizing the
+// title once.
+func Fingerprint(title, text, canonicalURL string) (contentHash string, storyKeys []string, titleSketch int64) {
 	return fingerprint(title, text, canonicalURL, true)
 }
 
-func fingerprint(title, text, canonicalURL string, withKeys bool) (string, []string) {
+func fingerprint(title, text, canonicalURL string, withKeys bool) (string, []string, int64) {
 	buf := bufPool.Get().(*[]byte)
 	// The hashed form: the normalized title, a zero byte, the normalized
 	// text.
@@ -409,12 +410,19 @@ func fingerprint(title, text, canonicalURL string, withKeys bool) (string, []str
 	b = appendNormalizedText(b, text)
 	sum := sha256.Sum256(b)
 	var keys []string
+	var sketch int64
 	if withKeys {
 		keys = storyKeys(b[:titleLen], canonicalURL)
+		sketch = sketchNormalized(b[:titleLen])
 	}
 	putBuf(buf, b)
-	return hex.EncodeToString(sum[:16]), keys
+	return hex.EncodeToString(sum[:16]), keys, sketch
 }
+
+// URLKeyPrefix starts the story key of an item's canonical URL. SameStory
+// joins two items of one canonical URL whatever their titles, so a
+// candidate found by such a key is always read (see MaySameStory).
+const URLKeyPrefix = "u:"
 
 // storyKeys builds StoryKeys from the normalized title (words separated
 // by single spaces). A key holds the first 8 bytes of a SHA-256 in hex:
@@ -442,7 +450,7 @@ func storyKeys(norm []byte, canonicalURL string) []string {
 	const keyLen = len("d:") + 2*8
 	keys := make([]string, 0, 8)
 	if canonicalURL != "" {
-		keys = append(keys, "u:"+canonicalURL)
+		keys = append(keys, URLKeyPrefix+canonicalURL)
 	}
 	if len(norm) == 0 {
 		return keys

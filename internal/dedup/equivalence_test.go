@@ -70,9 +70,12 @@ func checkSameAsReference(t *testing.T, title, text, rawURL string) {
 			t.Fatalf("SameStory(%+v, %+v) = %v, reference %v", a, d, got, want)
 		}
 	}
-	hash, keys := Fingerprint(title, text, cu)
+	hash, keys, sketch := Fingerprint(title, text, cu)
 	if hash != refContentHash(title, text) || !slices.Equal(keys, want) {
 		t.Fatalf("Fingerprint(%q, %q, %q) = %q, %q; reference %q, %q", title, text, cu, hash, keys, refContentHash(title, text), want)
+	}
+	if s := TitleSketch(title); sketch != s {
+		t.Fatalf("Fingerprint(%q) sketch %x, TitleSketch %x", title, sketch, s)
 	}
 }
 

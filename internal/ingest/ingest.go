@@ -257,13 +257,14 @@ func (in *Ingester) Run(ctx context.Context, src Source) (res Result) {
 	state.Alternates = nil
 
 	saved, err := in.store.SaveFetch(ctx, model.FetchUpdate{
-		SourceID:    src.ID,
-		Now:         now,
-		State:       state,
-		Items:       items,
-		DedupWindow: in.opts.DedupWindow,
-		SameStory:   sameStory,
-		NeverStored: !hasItems,
+		SourceID:     src.ID,
+		Now:          now,
+		State:        state,
+		Items:        items,
+		DedupWindow:  in.opts.DedupWindow,
+		SameStory:    sameStory,
+		MaySameStory: dedup.MaySameStory,
+		NeverStored:  !hasItems,
 	})
 	if err != nil {
 		res.Status, res.ErrClass = model.StatusError, model.ErrClassStorage

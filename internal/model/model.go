@@ -63,6 +63,10 @@ type Item struct {
 	// StoryKeys are the dedup index keys for cross-source story matching
 	// (dedup.StoryKeys). Set before saving; not read back from the store.
 	StoryKeys []string
+	// TitleSketch summarizes the title's words for FetchUpdate.MaySameStory
+	// (dedup.TitleSketch); 0 says nothing. Set before saving and stored
+	// with the story keys; not read back into an Item.
+	TitleSketch int64
 	// StoryID is the ID of the first item of the story this item belongs
 	// to; equal to ID for an item that started its own story.
 	StoryID  string
@@ -175,6 +179,13 @@ type FetchUpdate struct {
 	// only its ID, SourceID, Title, Summary, CanonicalURL, FirstSeen and
 	// StoryID; the item may have lost its ContentHTML to compression.
 	SameStory func(candidate, item *Item) bool
+	// MaySameStory, when set, lets the store skip reading a candidate
+	// found by a story key that is not a canonical URL ("u:"): given the
+	// candidate's and the item's TitleSketch, it must be true whenever
+	// SameStory could accept the candidate (dedup.MaySameStory). The store
+	// keeps sketches in the database, so the rule must not loosen between
+	// releases without a migration that forgets them.
+	MaySameStory func(candidate, item int64) bool
 	// NeverStored says the caller knows the source has no stored items:
 	// it never had a successful fetch, the only kind that stores them.
 	// The store then skips looking the items up before the write

@@ -375,7 +375,7 @@ func convertItem(it *gofeed.Item, ji *json.Item, id itemIDs, base *url.URL, feed
 			item.Title = "(untitled)"
 		}
 	}
-	item.ContentHash, item.StoryKeys = dedup.Fingerprint(item.Title, text, item.CanonicalURL)
+	item.ContentHash, item.StoryKeys, item.TitleSketch = dedup.Fingerprint(item.Title, text, item.CanonicalURL)
 	return item
 }
 

@@ -155,6 +155,7 @@ func refConvertItem(it *gofeed.Item, ri *rss.Item, ji *json.Item, link string, b
 	}
 	item.ContentHash = dedup.ContentHash(item.Title, text)
 	item.StoryKeys = dedup.StoryKeys(item.Title, text, item.CanonicalURL)
+	item.TitleSketch = dedup.TitleSketch(item.Title)
 	return item
 }
 

@@ -35,8 +35,8 @@ func rekeyStories(ctx context.Context, tx *sql.Tx) error {
 		if err != nil {
 			return fmt.Errorf("read items after rowid %d: %w", last, err)
 		}
-		// Migration 3 predates recent_story_keys.
-		kb := keyBuffer{table: "story_keys"}
+		// Migration 3 predates recent_story_keys and title sketches.
+		kb := keyBuffer{table: "story_keys", beforeSketches: true}
 		n := 0
 		for rows.Next() {
 			var rowid int64

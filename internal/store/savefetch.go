@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/syndic-dev/syndic/internal/dedup"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -138,7 +141,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		}
 		// The candidates of the items the snapshot does not hold.
 		var looked map[string]bool
-		var hashes []int64
+		want := make(keyWants)
 		for i := range u.Items {
 			it := &u.Items[i]
 			if _, ok := known[it.ID]; ok {
@@ -148,23 +151,23 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 				looked = make(map[string]bool)
 			}
 			looked[it.ID] = true
-			for _, k := range it.StoryKeys {
-				if k != "" {
-					h := storyKeyHash(k)
-					p.keyHashes[k] = h
-					hashes = append(hashes, h)
-				}
-			}
+			want.add(it, func(k string) int64 {
+				h := storyKeyHash(k)
+				p.keyHashes[k] = h
+				return h
+			})
 		}
 		if looked == nil {
 			return nil
 		}
 		// Only the hashes the database may hold are looked up (keyfilter.go).
-		hashes, _, buildFilter = s.keyFilter.filter(hashes)
+		var hashes []int64
+		hashes, _, buildFilter = s.keyFilter.filter(want.hashes())
+		want.keep(hashes)
 		if u.SameStory != nil {
 			candItems = make(map[int64]*model.Item)
 		}
-		cands, err := readCandidates(ctx, s.readTx(tx), hashes, u.SourceID, ms(u.Now)-u.DedupWindow.Milliseconds(), candItems)
+		cands, err := readCandidates(ctx, s.readTx(tx), want, u.MaySameStory, u.SourceID, ms(u.Now)-u.DedupWindow.Milliseconds(), candItems)
 		if err != nil {
 			return err
 		}
@@ -242,16 +245,13 @@ func (p *prepared) judge(u *model.FetchUpdate, candItems map[int64]*model.Item) 
 		if !p.looked[it.ID] {
 			continue
 		}
-		var cs []candidate
-		for _, k := range it.StoryKeys {
-			if h, ok := p.keyHashes[k]; ok && k != "" {
-				cs = append(cs, p.cands[h]...)
-			}
-		}
-		sortCandidates(&cs)
+		cs, byURL := candidatesOf(it, p.cands, p.keyHash)
 		for _, c := range cs {
 			cand, ok := candItems[c.rowid]
 			if !ok || cand.SourceID == u.SourceID {
+				continue // the writer skips these too
+			}
+			if !byURL[c.rowid] && !maySame(u.MaySameStory, c.sketch, it.TitleSketch) {
 				continue // the writer skips these too
 			}
 			copied := *cand
@@ -266,66 +266,191 @@ func (p *prepared) judge(u *model.FetchUpdate, candItems map[int64]*model.Item) 
 	}
 }
 
-// candidatesQuery reads the items of sources other than the second
-// argument first seen at or after the third that carry one of the story
-// key hashes of the first (a JSON array); candidateItemsQuery also reads
-// candidateColumns.
+// keyWants holds, by story key hash, the title sketches of the new items
+// that carry the key: a candidate of that key is worth reading when it
+// may be the same story as one of them (dedup.MaySameStory). A key of a
+// canonical URL ("u:") holds a 0, which lets every candidate through:
+// SameStory joins items of one URL whatever their titles.
+type keyWants map[int64][]int64
+
+// add records the keys of it, hashed by hash.
+func (w keyWants) add(it *model.Item, hash func(string) int64) {
+	for _, k := range it.StoryKeys {
+		if k == "" {
+			continue
+		}
+		sketch := it.TitleSketch
+		if strings.HasPrefix(k, dedup.URLKeyPrefix) {
+			sketch = 0
+		}
+		h := hash(k)
+		if !slices.Contains(w[h], sketch) {
+			w[h] = append(w[h], sketch)
+		}
+	}
+}
+
+func (w keyWants) hashes() []int64 {
+	return slices.Collect(maps.Keys(w))
+}
+
+// keep drops the hashes not in hashes.
+func (w keyWants) keep(hashes []int64) {
+	if len(hashes) == len(w) {
+		return
+	}
+	keep := make(map[int64]bool, len(hashes))
+	for _, h := range hashes {
+		keep[h] = true
+	}
+	maps.DeleteFunc(w, func(h int64, _ []int64) bool { return !keep[h] })
+}
+
+// worth reports whether a candidate of key hash h with title sketch
+// sketch may be the same story as one of the new items with that key.
+func (w keyWants) worth(h, sketch int64, may func(candidate, item int64) bool) bool {
+	for _, t := range w[h] {
+		if t == 0 || maySame(may, sketch, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// maySame applies FetchUpdate.MaySameStory, which may be nil; a zero
+// sketch says nothing.
+func maySame(may func(candidate, item int64) bool, candidate, item int64) bool {
+	return may == nil || candidate == 0 || item == 0 || may(candidate, item)
+}
+
+// candidatesOf gathers the candidates of it's keys from cands, earliest
+// first, and the rowids among them that a canonical-URL key found.
+func candidatesOf(it *model.Item, cands map[int64][]candidate, hash func(string) int64) (cs []candidate, byURL map[int64]bool) {
+	for _, k := range it.StoryKeys {
+		if k == "" {
+			continue
+		}
+		kc := cands[hash(k)]
+		if strings.HasPrefix(k, dedup.URLKeyPrefix) && len(kc) > 0 {
+			if byURL == nil {
+				byURL = make(map[int64]bool)
+			}
+			for _, c := range kc {
+				byURL[c.rowid] = true
+			}
+		}
+		cs = append(cs, kc...)
+	}
+	sortCandidates(&cs)
+	return cs, byURL
+}
+
+// candidateKeysQuery reads the story keys of the hashes in the argument
+// (a JSON array), with their items' title sketches; candidateRowsQuery
+// reads which of the items the first argument lists belong to sources
+// other than the second and were first seen at or after the third, and
+// candidateItemsQuery also reads candidateColumns of them.
 const (
-	candidatesQuery = `
+	candidateKeysQuery = `
 		SELECT
-			k.key_hash,
-			k.item_rowid,
+			key_hash,
+			item_rowid,
+			title_sketch
+		FROM all_story_keys
+		WHERE key_hash IN (SELECT value FROM json_each(?))`
+	candidateRowsQuery = `
+		SELECT
+			i.rowid,
 			i.first_seen` + candidatesFrom
 	candidateItemsQuery = `
 		SELECT
-			k.key_hash,
-			k.item_rowid,
+			i.rowid,
 			i.first_seen,` + candidateColumns + candidatesFrom
 	candidatesFrom = `
-		FROM all_story_keys AS k
-		JOIN items AS i ON i.rowid = k.item_rowid
-		WHERE k.key_hash IN (SELECT value FROM json_each(?))
+		FROM items AS i
+		WHERE i.rowid IN (SELECT value FROM json_each(?))
 			AND i.source_id <> ?
 			AND i.first_seen >= ?`
 )
 
-// readCandidates reads, in one statement, the items of sources other
-// than sourceID first seen at or after since that carry one of the story
-// key hashes. When items is not nil, it also receives what SameStory
-// needs of each candidate (candidateColumns), by rowid: reading them
-// here, in the same visit to the item's row, halves the rows a lookup
-// reads.
-func readCandidates(ctx context.Context, tx sqlTx, hashes []int64, sourceID string, since int64, items map[int64]*model.Item) (map[int64][]candidate, error) {
+// readCandidates reads the items of sources other than sourceID first
+// seen at or after since that carry one of the story keys of want and may
+// be the same story as an item with that key (keyWants.worth): first the
+// keys, with their items' title sketches, then the rows of the items
+// worth it, so that the candidates whose titles rule them out are never
+// read. When items is not nil, it also receives what SameStory needs of
+// each candidate (candidateColumns), by rowid, read in the same visit to
+// the row.
+func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candidate, item int64) bool, sourceID string, since int64, items map[int64]*model.Item) (map[int64][]candidate, error) {
 	cands := make(map[int64][]candidate)
-	if len(hashes) == 0 {
+	if len(want) == 0 {
 		return cands, nil
 	}
-	query := candidatesQuery
+	type keyRow struct{ hash, rowid, sketch int64 }
+	var keys []keyRow
+	var rowids []int64
+	err := func() error {
+		rows, err := tx.QueryContext(ctx, candidateKeysQuery, jsonInts(want.hashes()))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		seen := make(map[int64]bool)
+		for rows.Next() {
+			var k keyRow
+			var sketch sql.NullInt64
+			if err := rows.Scan(&k.hash, &k.rowid, &sketch); err != nil {
+				return err
+			}
+			k.sketch = sketch.Int64
+			if !want.worth(k.hash, k.sketch, may) {
+				continue
+			}
+			keys = append(keys, k)
+			if !seen[k.rowid] {
+				seen[k.rowid] = true
+				rowids = append(rowids, k.rowid)
+			}
+		}
+		return rows.Err()
+	}()
+	if err != nil || len(rowids) == 0 {
+		return cands, err
+	}
+	query := candidateRowsQuery
 	if items != nil {
 		query = candidateItemsQuery
 	}
-	rows, err := tx.QueryContext(ctx, query, jsonInts(hashes), sourceID, since)
+	rows, err := tx.QueryContext(ctx, query, jsonInts(rowids), sourceID, since)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	firstSeen := make(map[int64]int64, len(rowids))
 	for rows.Next() {
-		var h int64
-		var c candidate
+		var rowid, fs int64
 		if items == nil {
-			if err := rows.Scan(&h, &c.rowid, &c.firstSeen); err != nil {
+			if err := rows.Scan(&rowid, &fs); err != nil {
 				return nil, err
 			}
 		} else {
-			it, err := scanCandidate(rows, &h, &c.rowid, &c.firstSeen)
+			it, err := scanCandidate(rows, &rowid, &fs)
 			if err != nil {
 				return nil, err
 			}
-			items[c.rowid] = it
+			items[rowid] = it
 		}
-		cands[h] = append(cands[h], c)
+		firstSeen[rowid] = fs
 	}
-	return cands, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if fs, ok := firstSeen[k.rowid]; ok {
+			cands[k.hash] = append(cands[k.hash], candidate{rowid: k.rowid, firstSeen: fs, sketch: k.sketch})
+		}
+	}
+	return cands, nil
 }
 
 // packed returns the stored form of it's HTML, prepared or computed now.
@@ -576,6 +701,7 @@ type itemWriter struct {
 type candidate struct {
 	rowid     int64
 	firstSeen int64
+	sketch    int64 // its title's sketch, 0 when unknown (dedup.TitleSketch)
 }
 
 // update stores a real content change. The first-seen date stays, and so
@@ -742,7 +868,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 	w.newRows = append(w.newRows, rowid)
 	for _, k := range it.StoryKeys {
 		if k != "" {
-			w.keys.add(storyKey{hash: w.pre.keyHash(k), rowid: rowid, sourceID: w.u.SourceID, firstSeen: w.now})
+			w.keys.add(storyKey{hash: w.pre.keyHash(k), rowid: rowid, sourceID: w.u.SourceID, firstSeen: w.now, sketch: it.TitleSketch})
 		}
 	}
 	return dup, nil
@@ -757,21 +883,18 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	if w.u.DedupWindow <= 0 {
 		return nil
 	}
-	var hashes []int64
+	want := make(keyWants)
 	for _, it := range fresh {
-		for _, k := range it.StoryKeys {
-			if k != "" {
-				hashes = append(hashes, w.pre.keyHash(k))
-			}
-		}
+		want.add(it, w.pre.keyHash)
 	}
-	if len(hashes) == 0 {
+	if len(want) == 0 {
 		return nil
 	}
+	hashes := want.hashes()
 	since := w.now - w.u.DedupWindow.Milliseconds()
 	w.prepared = w.preparedCandidates(fresh, hashes, since)
 	if !w.prepared {
-		cands, err := readCandidates(ctx, w.tx, hashes, w.u.SourceID, since, nil)
+		cands, err := readCandidates(ctx, w.tx, want, w.u.MaySameStory, w.u.SourceID, since, nil)
 		if err != nil {
 			return err
 		}
@@ -780,7 +903,7 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	for _, h := range hashes {
 		for _, k := range w.keys.byHash[h] {
 			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
-				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen})
+				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen, sketch: k.sketch})
 			}
 		}
 	}
@@ -838,7 +961,7 @@ func (w *itemWriter) preparedCandidates(fresh []*model.Item, hashes []int64, sin
 	for h, ks := range logged {
 		for _, k := range ks {
 			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
-				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen})
+				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen, sketch: k.sketch})
 			}
 		}
 	}
@@ -853,13 +976,7 @@ const maxCandidatesPerKey = 32
 // within the dedup window, earliest first; the first that SameStory
 // accepts gives the story.
 func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) {
-	var cs []candidate
-	for _, k := range it.StoryKeys {
-		if k != "" {
-			cs = append(cs, w.cands[w.pre.keyHash(k)]...)
-		}
-	}
-	sortCandidates(&cs)
+	cs, byURL := candidatesOf(it, w.cands, w.pre.keyHash)
 	var rejected map[int64]bool
 	if w.prepared {
 		rejected = w.pre.rejected[it.ID]
@@ -867,6 +984,9 @@ func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) 
 	for _, c := range cs {
 		if rejected[c.rowid] {
 			continue // prepare asked SameStory already
+		}
+		if !byURL[c.rowid] && !maySame(w.u.MaySameStory, c.sketch, it.TitleSketch) {
+			continue // its title is too far from the item's
 		}
 		cand, err := w.candidate(ctx, c.rowid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -925,8 +1045,9 @@ type keyBuffer struct {
 	ftsRows []int64 // rowids of new items, for the full-text index
 	pending int64   // new items recorded for the index by flush
 	// table receives the keys: recent_story_keys (storykeys.go) unless
-	// set.
-	table string
+	// set; beforeSketches says it predates migration 10.
+	table          string
+	beforeSketches bool
 }
 
 // storyKey is one row of story_keys, with what candidate lookups need of
@@ -936,6 +1057,7 @@ type storyKey struct {
 	rowid     int64
 	sourceID  string
 	firstSeen int64
+	sketch    int64 // of the item's title; 0 is stored as NULL
 }
 
 func (b *keyBuffer) add(k storyKey) {
@@ -979,7 +1101,7 @@ func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
 	slices.SortFunc(b.keys, func(x, y storyKey) int {
 		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.rowid, y.rowid))
 	})
-	_, err := tx.ExecContext(ctx, insertKeysSQL(cmp.Or(b.table, "recent_story_keys")), jsonKeys(b.keys))
+	_, err := tx.ExecContext(ctx, insertKeysSQL(cmp.Or(b.table, "recent_story_keys"), b.beforeSketches), jsonKeys(b.keys))
 	if err != nil {
 		return fmt.Errorf("save %d story keys: %w", len(b.keys), err)
 	}
@@ -1000,40 +1122,64 @@ func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
 // which the batcher does in any case (batch.go). The insert into
 // search_pending keeps its journal (a rowid that is not an integer
 // aborts), but it appends to a small table.
-func insertKeysSQL(table string) string {
+//
+// A table from before migration 10 has no title_sketch column: rekeying
+// at migration 3 (rekey.go) writes into one.
+func insertKeysSQL(table string, beforeSketches bool) string {
+	if beforeSketches {
+		return `
+			INSERT OR IGNORE INTO ` + table + ` (
+				key_hash,
+				item_rowid
+			)
+			SELECT
+				k.key,
+				r.key
+			FROM json_each(?) AS k, json_each(k.value) AS r`
+	}
 	return `
 		INSERT OR IGNORE INTO ` + table + ` (
 			key_hash,
-			item_rowid
+			item_rowid,
+			title_sketch
 		)
 		SELECT
 			k.key,
+			r.key,
 			r.value
 		FROM json_each(?) AS k, json_each(k.value) AS r`
 }
 
-// jsonKeys encodes story keys, sorted by hash, for flushKeys as an
-// object of the rowids of each hash: {"hash": [rowid, ...], ...}. Each
-// hash is a member once; the column's INTEGER type turns it back into a
-// number.
+// jsonKeys encodes story keys, sorted by hash and rowid, for
+// insertKeysSQL as an object of the rowids of each hash, each with its
+// title sketch: {"hash": {"rowid": sketch, ...}, ...}, null for a zero
+// sketch. Each hash is a member once; the columns' INTEGER type turns the
+// labels back into numbers.
 func jsonKeys(l []storyKey) string {
-	b := make([]byte, 0, 2+len(l)*32)
+	b := make([]byte, 0, 2+len(l)*48)
 	b = append(b, '{')
 	for i, k := range l {
 		if i > 0 && l[i-1].hash == k.hash {
 			b = append(b, ',')
 		} else {
 			if i > 0 {
-				b = append(b, "],"...)
+				b = append(b, "},"...)
 			}
 			b = append(b, '"')
 			b = strconv.AppendInt(b, k.hash, 10)
-			b = append(b, `":[`...)
+			b = append(b, `":{`...)
 		}
+		b = append(b, '"')
 		b = strconv.AppendInt(b, k.rowid, 10)
+		b = append(b, `":`...)
+		if k.sketch == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendInt(b, k.sketch, 10)
+		}
 	}
 	if len(l) > 0 {
-		b = append(b, ']')
+		b = append(b, '}')
 	}
 	return string(append(b, '}'))
 }

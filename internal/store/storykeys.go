@@ -21,11 +21,13 @@ const mergeKeys = 65536
 const mergeKeysSQL = `
 	INSERT OR IGNORE INTO story_keys (
 		key_hash,
-		item_rowid
+		item_rowid,
+		title_sketch
 	)
 	SELECT
 		key_hash,
-		item_rowid
+		item_rowid,
+		title_sketch
 	FROM recent_story_keys
 	ORDER BY key_hash, item_rowid`
 

@@ -16,21 +16,21 @@ func TestFlushKeys(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
 	want := []storyKey{
-		{hash: math.MinInt64, rowid: 1},
-		{hash: -42, rowid: 7},
+		{hash: math.MinInt64, rowid: 1, sketch: math.MinInt64},
+		{hash: -42, rowid: 7, sketch: 12345},
 		{hash: -42, rowid: 3},
-		{hash: 0, rowid: 2},
-		{hash: 99, rowid: 5},
-		{hash: 99, rowid: 4},
+		{hash: 0, rowid: 2, sketch: -1},
+		{hash: 99, rowid: 5, sketch: 5},
+		{hash: 99, rowid: 4, sketch: 4},
 		{hash: 99, rowid: 6},
-		{hash: math.MaxInt64, rowid: math.MaxInt64},
+		{hash: math.MaxInt64, rowid: math.MaxInt64, sketch: math.MaxInt64},
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "INSERT INTO recent_story_keys VALUES (99, 5)"); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO recent_story_keys VALUES (99, 5, 5)"); err != nil {
 		t.Fatal(err)
 	}
 	var kb keyBuffer
@@ -43,7 +43,7 @@ func TestFlushKeys(t *testing.T) {
 	if err := kb.flush(ctx, tx); err != nil { // nothing buffered
 		t.Fatal(err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT key_hash, item_rowid, typeof(key_hash) FROM recent_story_keys ORDER BY 1, 2")
+	rows, err := tx.QueryContext(ctx, "SELECT key_hash, item_rowid, coalesce(title_sketch, 0), typeof(key_hash), typeof(item_rowid), typeof(title_sketch) FROM recent_story_keys ORDER BY 1, 2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,12 +51,15 @@ func TestFlushKeys(t *testing.T) {
 	var got []storyKey
 	for rows.Next() {
 		var k storyKey
-		var typ string
-		if err := rows.Scan(&k.hash, &k.rowid, &typ); err != nil {
+		var typHash, typRowid, typSketch string
+		if err := rows.Scan(&k.hash, &k.rowid, &k.sketch, &typHash, &typRowid, &typSketch); err != nil {
 			t.Fatal(err)
 		}
-		if typ != "integer" {
-			t.Errorf("key %d stored as %s", k.hash, typ)
+		if typHash != "integer" || typRowid != "integer" {
+			t.Errorf("key %d, rowid %d stored as %s, %s", k.hash, k.rowid, typHash, typRowid)
+		}
+		if want := map[bool]string{true: "null", false: "integer"}[k.sketch == 0]; typSketch != want {
+			t.Errorf("sketch %d of key %d stored as %s, want %s", k.sketch, k.hash, typSketch, want)
 		}
 		got = append(got, k)
 	}
@@ -78,8 +81,9 @@ func TestBulkInsertsNeedNoStatementJournal(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
 	for name, q := range map[string]string{
-		"insertKeysSQL": insertKeysSQL("recent_story_keys"),
-		"mergeKeysSQL":  mergeKeysSQL,
+		"insertKeysSQL":          insertKeysSQL("recent_story_keys", false),
+		"insertKeysSQL (before)": insertKeysSQL("recent_story_keys", true),
+		"mergeKeysSQL":           mergeKeysSQL,
 	} {
 		if !strings.HasPrefix(strings.TrimSpace(q), "INSERT OR IGNORE ") {
 			t.Errorf("%s is not an INSERT OR IGNORE: %s", name, q)

@@ -147,7 +147,7 @@ func (c *cachedTx) close() {
 // a view of two tables, for candidates) took a third of those lookups'
 // CPU. Open prepares them on the reader pool, once per connection as
 // each is first used.
-var readQueries = []string{knownItemsQuery, storedItemsQuery, candidatesQuery, candidateItemsQuery}
+var readQueries = []string{knownItemsQuery, storedItemsQuery, candidateKeysQuery, candidateRowsQuery, candidateItemsQuery}
 
 // prepareReads prepares readQueries on the reader pool. A query that
 // fails to prepare (a database of another schema, read-only) is left to
