@@ -140,10 +140,16 @@ func TestRunTiny(t *testing.T) {
 		if p.Wall <= 0 || p.MaxRSSKB <= 0 {
 			t.Errorf("%s: stats = %+v, want wall and peak RSS measured", p.Pass, p.ProcStats)
 		}
+		if p.SearchCatchUp == nil || p.SearchCatchUp.Wall <= 0 {
+			t.Errorf("%s: search catch-up = %+v, want it timed", p.Pass, p.SearchCatchUp)
+		}
+	}
+	if pending, err := countRows(ctx, filepath.Join(rep.Opts.Dir, "ingest-5x3", "syndic.db"), "search_pending"); err != nil || pending != 0 {
+		t.Errorf("%d items wait for the search index after the last catch-up (%v), want none", pending, err)
 	}
 	var b bytes.Buffer
 	rep.Markdown(&b)
-	for _, want := range []string{"| 5x3 | syndic fetch | churn poll |", "zero loss at 5x3", "### Targets"} {
+	for _, want := range []string{"| 5x3 | syndic fetch | churn poll |", "zero loss at 5x3", "### Targets", "with the search index catch-up after it", "then the search index took in the pass's new items in"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

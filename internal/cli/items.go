@@ -20,7 +20,9 @@ admin API take. Hidden items are listed too, marked.
 
 -q searches titles and summaries with SQLite FTS5 syntax: words (all must
 match), "exact phrases", OR, NOT, prefix* and column filters such as
-title:coalition.
+title:coalition. New items reach the search index when serve's writer is
+idle; a search first takes in those still waiting (after a large syndic
+fetch, about 2 s per 100,000 items), so it always sees every item.
 
 With -json, prints one JSON object per line with the keys id, source, title,
 link, published, updated, first_seen, story, featured, hidden and summary.`)

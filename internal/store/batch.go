@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/syndic-dev/syndic/internal/model"
 )
@@ -248,6 +249,13 @@ func (s *Store) runBatcher() {
 	quitting := false
 	for {
 		for !quitting && s.hold(ready) {
+			// Items wait for the search index until the writer idles.
+			var idle <-chan time.Time
+			var timer *time.Timer
+			if len(ready) == 0 && s.searchPending.Load() > 0 && !s.indexWait {
+				timer = time.NewTimer(s.searchIdleAfter)
+				idle = timer.C
+			}
 			select {
 			case r := <-b.queue:
 				// Saves queued before it go first: a later fetch of a
@@ -258,6 +266,11 @@ func (s *Store) runBatcher() {
 			case <-b.flush:
 			case <-b.quit:
 				quitting = true
+			case <-idle:
+				s.indexIdle()
+			}
+			if timer != nil {
+				timer.Stop()
 			}
 			ready = s.drainAsync(ready, maxBatchSaves)
 		}
@@ -311,6 +324,7 @@ func (s *Store) runBatcher() {
 				b.settle(r)
 			}
 		}
+		s.indexWait = false // a failed indexing is retried once idle again
 		if due {
 			s.maintain()
 			b.settle(nil)
@@ -320,43 +334,30 @@ func (s *Store) runBatcher() {
 
 // maintenanceDue reports whether maintain has work to do.
 func (s *Store) maintenanceDue() bool {
-	return s.searchPending.Load() >= s.searchAt || s.recentKeys.Load() >= s.mergeAt
+	return s.recentKeys.Load() >= s.mergeAt
 }
 
-// maintain does the bulk work that commits leave due, each part in a
-// transaction of its own: indexing the items that wait for search once
-// searchAt of them do, and merging the recent story keys once mergeAt
-// wait. It runs after runBatch has woken the batch's callers, so that
-// their workers parse their next documents meanwhile; inside the batch's
-// transaction, every fetch of the batch waited for it (0.1 s for a search
-// batch at 500x50, 0.3-0.4 s at 10,000x50, the other core idle). A failure
-// leaves the work for the next call; the rows wait where they are. The
-// first failure in a row is a warning, the ones after it (one per batch,
-// on a full disk) debug messages.
+// maintain does the bulk work that commits leave due, in a transaction
+// of its own: merging the recent story keys once mergeAt wait. It runs
+// after runBatch has woken the batch's callers, so that their workers
+// parse their next documents meanwhile; inside the batch's transaction,
+// every fetch of the batch waited for it. A failure leaves the work for
+// the next call; the keys wait where they are. The first failure in a row
+// is a warning, the ones after it (one per batch, on a full disk) debug
+// messages. (Search indexing waits until the writer idles: search.go.)
 func (s *Store) maintain() {
 	ctx := context.Background()
-	var errs []error
-	if s.searchPending.Load() >= s.searchAt {
-		if err := s.IndexPending(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if s.recentKeys.Load() >= s.mergeAt {
-		err := s.write(ctx, func(tx *sql.Tx) error { return mergeStoryKeys(ctx, tx) })
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			s.recentKeys.Store(0)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	err := s.write(ctx, func(tx *sql.Tx) error { return mergeStoryKeys(ctx, tx) })
+	if err == nil {
+		s.recentKeys.Store(0)
+	} else {
 		level := slog.LevelWarn
 		if s.maintainFailing {
 			level = slog.LevelDebug
 		}
-		s.log.Log(ctx, level, "bulk search indexing or story key merge failed; retried after the next commit", "path", s.path, "error", err)
+		s.log.Log(ctx, level, "story key merge failed; retried after the next commit", "path", s.path, "error", err)
 	}
-	s.maintainFailing = len(errs) > 0
+	s.maintainFailing = err != nil
 }
 
 // hold reports whether the batcher should wait for more before writing

@@ -4,21 +4,44 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"time"
 )
 
 // New items reach the full-text index in bulk (migration 7): the writer
 // records their rowids in search_pending, and indexPending moves them
-// into items_fts in one statement: once searchBatch of them wait (in a
-// transaction of its own, after the commit that made them due has woken
-// its callers: maintain in batch.go), before a search (indexForSearch),
-// before the index is checked, and when the Store closes. A crash leaves the pending rows in place for the next
-// process; only a search from a read-only Store, which cannot index
-// them, misses the newest items meanwhile.
-const searchBatch = 16384
+// into items_fts, searchBatch at a time in one statement each. That
+// happens when the batcher has had nothing to write for searchIdle
+// (indexIdle: in serve between fetch rounds, or in a pass of syndic fetch
+// waiting on slow sources), before a search (indexForSearch), and before
+// the index is checked. Nothing else waits for it: indexing is a fifth of
+// a first ingest's work in the single writer, which every fetch waits
+// for, so a pass of syndic fetch that is never idle leaves its new items
+// for whoever searches next or for serve. A crash leaves the pending rows
+// in place for the next process; only a search from a read-only Store,
+// which cannot index them, misses the newest items meanwhile.
+const (
+	searchBatch = 16384
+	searchIdle  = time.Second
+)
 
-// indexPending indexes every pending item within tx.
-func indexPending(ctx context.Context, tx sqlTx) error {
-	_, err := tx.ExecContext(ctx, `
+// indexPending indexes, within tx, the pending items with the limit
+// lowest rowids (all of them when limit < 0), and returns how many it
+// took off search_pending.
+func indexPending(ctx context.Context, tx sqlTx, limit int64) (int64, error) {
+	var last sql.NullInt64
+	err := tx.QueryRowContext(ctx, `
+		SELECT max(item_rowid)
+		FROM (
+			SELECT item_rowid
+			FROM search_pending
+			ORDER BY item_rowid
+			LIMIT ?
+		)`, limit).Scan(&last)
+	if err != nil || !last.Valid {
+		return 0, wrapIndexError(err)
+	}
+	_, err = tx.ExecContext(ctx, `
 		INSERT INTO items_fts (
 			rowid,
 			title,
@@ -30,14 +53,24 @@ func indexPending(ctx context.Context, tx sqlTx) error {
 			i.summary
 		FROM search_pending AS p
 		JOIN items AS i ON i.rowid = p.item_rowid
-		ORDER BY p.item_rowid`)
+		WHERE p.item_rowid <= ?
+		ORDER BY p.item_rowid`, last.Int64)
 	if err != nil {
-		return fmt.Errorf("index pending items for search: %w", err)
+		return 0, wrapIndexError(err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM search_pending"); err != nil {
-		return fmt.Errorf("index pending items for search: %w", err)
+	r, err := tx.ExecContext(ctx, "DELETE FROM search_pending WHERE item_rowid <= ?", last.Int64)
+	if err != nil {
+		return 0, wrapIndexError(err)
 	}
-	return nil
+	n, err := r.RowsAffected()
+	return n, wrapIndexError(err)
+}
+
+func wrapIndexError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("index pending items for search: %w", err)
 }
 
 // IndexPending indexes the items waiting for the full-text index, if
@@ -54,12 +87,46 @@ func (s *Store) IndexPending(ctx context.Context) error {
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return indexPending(ctx, tx)
+		_, err := indexPending(ctx, tx, -1)
+		return err
 	})
 	if err == nil {
 		s.searchPending.Store(0)
 	}
 	return err
+}
+
+// indexIdle indexes up to searchChunk pending items in a transaction of
+// its own; the batcher calls it once it has had nothing to write for
+// searchIdleAfter, and again while nothing comes. After a failure it
+// waits for the next batch before it tries again (a full disk would
+// otherwise retry every searchIdleAfter); the first failure in a row is a
+// warning, the ones after it debug messages.
+func (s *Store) indexIdle() {
+	ctx := context.Background()
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = indexPending(ctx, tx, s.searchChunk)
+		return err
+	})
+	if err == nil {
+		if s.searchPending.Add(-n) < 0 || n < s.searchChunk {
+			// Other processes index and add too: when this chunk was
+			// the last, nothing waits.
+			s.searchPending.Store(0)
+		}
+	} else {
+		level := slog.LevelWarn
+		if s.indexFailing {
+			level = slog.LevelDebug
+		}
+		s.log.Log(ctx, level, "indexing new items for search failed; retried when the writer is idle again", "path", s.path, "error", err)
+	}
+	s.indexFailing, s.indexWait = err != nil, err != nil
+	if s.searchIndexed != nil {
+		s.searchIndexed <- err
+	}
 }
 
 // indexForSearch makes the index current before a query that searches it.

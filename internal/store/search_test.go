@@ -14,11 +14,11 @@ import (
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
-// searchStore opens a store whose writer indexes pending items once batch
-// of them wait.
+// searchStore opens a store whose writer indexes pending items batch at
+// a time once it has had nothing to write for an hour: not in a test.
 func searchStore(t *testing.T, path string, batch int64) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path, Options{searchBatch: batch})
+	s, err := Open(context.Background(), path, Options{searchBatch: batch, searchIdle: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,28 +109,66 @@ func TestSearchPending(t *testing.T) {
 	}
 }
 
-// TestSearchPendingBatch: the writer indexes the pending items itself
-// once the batch is full, after the commit that filled it.
-func TestSearchPendingBatch(t *testing.T) {
-	s := searchStore(t, filepath.Join(t.TempDir(), "s.db"), 3)
-	mustSave(t, s, update("a", t0, newItem("a", "1", "Flood one", t0), newItem("a", "2", "Flood two", t0)))
-	if pending, indexed := searchCounts(t, s, "flood"); pending != 2 || indexed != 0 {
-		t.Fatalf("below the batch: %d pending, %d indexed; want 2, 0", pending, indexed)
-	}
-	mustSave(t, s, update("b", t0, newItem("b", "1", "Flood three", t0)))
-	// The writer indexes them once it has woken the fetch's caller.
-	if err := s.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if pending, indexed := searchCounts(t, s, "flood"); pending != 0 || indexed != 3 {
-		t.Errorf("at the batch: %d pending, %d indexed; want 0, 3", pending, indexed)
+// idleIndexed waits for the outcome of the batcher's next idle indexing.
+func idleIndexed(t *testing.T, ch chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer did not index while idle")
+		return nil
 	}
 }
 
-// TestSearchPendingSurvives: items pending when a Store stops without
-// closing (a crash) stay pending for the next one, and another Store on
-// the same file indexes them for its own search; a Store that closes
-// leaves nothing pending.
+// TestSearchIndexedWhenIdle: the writer indexes the pending items, a
+// batch at a time, only once it has had nothing to write for a while.
+func TestSearchIndexedWhenIdle(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	busy := searchStore(t, path, 2)
+	items := []model.Item{newItem("a", "1", "Flood one", t0), newItem("a", "2", "Flood two", t0), newItem("a", "3", "Flood three", t0)}
+	mustSave(t, busy, update("a", t0, items...))
+	if err := busy.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pending, indexed := searchCounts(t, busy, "flood"); pending != 3 || indexed != 0 {
+		t.Fatalf("before the writer idles: %d pending, %d indexed; want 3, 0", pending, indexed)
+	}
+	if err := busy.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ch := make(chan error, 4)
+	s, err := Open(ctx, path, Options{searchBatch: 2, searchIdle: time.Nanosecond, searchIndexed: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// Counted at open; two batches: 2 items, then 1.
+	for i := range 2 {
+		if err := idleIndexed(t, ch); err != nil {
+			t.Fatalf("idle indexing %d: %v", i+1, err)
+		}
+	}
+	if pending, indexed := searchCounts(t, s, "flood"); pending != 0 || indexed != 3 {
+		t.Errorf("after the writer idled: %d pending, %d indexed; want 0, 3", pending, indexed)
+	}
+	if got := s.searchPending.Load(); got != 0 {
+		t.Errorf("searchPending = %d after indexing all, want 0", got)
+	}
+	mustSave(t, s, update("b", t0, newItem("b", "1", "Flood four", t0)))
+	if err := idleIndexed(t, ch); err != nil {
+		t.Fatal(err)
+	}
+	if pending, indexed := searchCounts(t, s, "flood"); pending != 0 || indexed != 4 {
+		t.Errorf("after a new item and idling: %d pending, %d indexed; want 0, 4", pending, indexed)
+	}
+}
+
+// TestSearchPendingSurvives: items pending when a Store stops, closed or
+// not (a crash), stay pending for the next one, and another Store on the
+// same file indexes them for its own search.
 func TestSearchPendingSurvives(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	a := searchStore(t, path, 1000) // closed below too: Close may be called twice
@@ -146,8 +184,11 @@ func TestSearchPendingSurvives(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if pending, indexed := searchCounts(t, b, "storm"); pending != 0 || indexed != 1 {
-		t.Errorf("after Close: %d pending, %d indexed; want 0, 1", pending, indexed)
+	if pending, indexed := searchCounts(t, b, "storm"); pending != 1 || indexed != 0 {
+		t.Errorf("after Close: %d pending, %d indexed; want 1, 0", pending, indexed)
+	}
+	if got := search(t, b, "storm"); len(got) != 1 {
+		t.Errorf("search storm through the second store = %q, want the item the first left pending", got)
 	}
 }
 
@@ -183,13 +224,14 @@ func (h *levelsHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// TestMaintainFailureWarnsOnce: bulk indexing that fails after a commit
-// leaves the fetch saved and the items pending, says so once as a
-// warning, and then only at debug level while it keeps failing.
-func TestMaintainFailureWarnsOnce(t *testing.T) {
+// TestIdleIndexingFailureWarnsOnce: indexing that fails while the writer
+// idles leaves the items pending, says so once as a warning and then at
+// debug level, and waits for the next batch before it tries again.
+func TestIdleIndexingFailureWarnsOnce(t *testing.T) {
 	ctx := context.Background()
-	h := &levelsHandler{msg: "bulk search indexing"}
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), Options{searchBatch: 1, Logger: slog.New(h)})
+	h := &levelsHandler{msg: "indexing new items for search failed"}
+	ch := make(chan error, 4)
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), Options{searchIdle: time.Nanosecond, searchIndexed: ch, Logger: slog.New(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +245,14 @@ func TestMaintainFailureWarnsOnce(t *testing.T) {
 		if res.New != 1 {
 			t.Fatalf("save %d: %s, want 1 new", i, counts(res))
 		}
-		if err := s.Flush(ctx); err != nil {
-			t.Fatal(err)
+		if err := idleIndexed(t, ch); err == nil {
+			t.Fatalf("idle indexing %d without an index succeeded", i)
 		}
+	}
+	select {
+	case err := <-ch:
+		t.Fatalf("indexing retried without a new batch: %v", err)
+	default:
 	}
 	var pending int
 	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM search_pending").Scan(&pending); err != nil {

@@ -71,10 +71,13 @@ type Options struct {
 	// in tests (checkpoint.go); zero values mean checkpointPages and none.
 	checkpointEvery int64
 	checkpointRan   chan checkpointResult
-	// mergeKeys and searchBatch override the constants of the same
-	// names in tests.
-	mergeKeys   int64
-	searchBatch int64
+	// mergeKeys, searchBatch and searchIdle override the constants of
+	// the same names in tests; searchIndexed, when set, receives the
+	// outcome of every idle indexing of the batcher (search.go).
+	mergeKeys     int64
+	searchBatch   int64
+	searchIdle    time.Duration
+	searchIndexed chan error
 }
 
 // Store is syndic's database. Every method is safe for concurrent use.
@@ -98,13 +101,20 @@ type Store struct {
 	recentKeys atomic.Int64
 	mergeAt    int64 // mergeKeys, or Options.mergeKeys
 	// searchPending counts the items waiting for the full-text index,
-	// give or take other processes' (search.go); searchAt is searchBatch
-	// or Options.searchBatch.
-	searchPending atomic.Int64
-	searchAt      int64
-	// maintainFailing says the last maintain failed (batch.go); the
-	// batcher's alone.
+	// give or take other processes' (search.go). The batcher indexes
+	// searchChunk of them at a time once it has had nothing to write for
+	// searchIdleAfter; searchIndexed is Options.searchIndexed.
+	searchPending   atomic.Int64
+	searchChunk     int64
+	searchIdleAfter time.Duration
+	searchIndexed   chan error
+	// maintainFailing and indexFailing say the last maintain and the last
+	// idle indexing failed (batch.go, search.go); indexWait holds idle
+	// indexing back after a failure until the next batch. The batcher's
+	// alone.
 	maintainFailing bool
+	indexFailing    bool
+	indexWait       bool
 
 	// tempDir holds a throwaway database (MemoryPath); Close removes it.
 	tempDir string
@@ -148,7 +158,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), searchAt: cmp.Or(opts.searchBatch, searchBatch)}
+	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys),
+		searchChunk: cmp.Or(opts.searchBatch, searchBatch), searchIdleAfter: cmp.Or(opts.searchIdle, searchIdle), searchIndexed: opts.searchIndexed}
 	if err := configurePageCache(); err != nil {
 		log.Debug("page slots not used", "error", err)
 	}
@@ -286,11 +297,6 @@ func (s *Store) Close() error {
 func (s *Store) close() error {
 	s.stopBatcher()
 	var errs []error
-	if s.writer != nil && s.reader != nil {
-		// Whatever waits for the search index goes in now, so that a
-		// pass of syndic fetch leaves nothing pending (search.go).
-		errs = append(errs, s.IndexPending(context.Background()))
-	}
 	if s.writer != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		used, usedMax, overflow := pageCacheStats()
 		s.log.Debug("sqlite page slots", "slots", pageSlots, "used", used, "used_max", usedMax, "overflow_bytes_max", overflow)
@@ -489,7 +495,7 @@ func (s *Store) checkSearchIndex(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // nothing is kept
-	if err := indexPending(ctx, tx); err != nil {
+	if _, err := indexPending(ctx, tx, -1); err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
