@@ -3,10 +3,14 @@ package store
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"math"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFlushKeys writes story keys through keyBuffer.flush and reads them
@@ -127,4 +131,46 @@ func asBytes(v any) []byte {
 		return v
 	}
 	return nil
+}
+
+// TestMaintainFailureWarnsOnce: a merge of the recent story keys that
+// fails after a commit leaves the fetch saved and the keys where they
+// were, says so once as a warning, and then only at debug level while it
+// keeps failing.
+func TestMaintainFailureWarnsOnce(t *testing.T) {
+	ctx := context.Background()
+	h := &levelsHandler{msg: "story key merge failed"}
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), Options{mergeKeys: 1, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// New keys go to recent_story_keys; only the merge writes here.
+	if _, err := s.writer.ExecContext(ctx, `
+		CREATE TRIGGER full_disk BEFORE INSERT ON story_keys
+		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	for i, title := range []string{"Flood one", "Flood two", "Flood three"} {
+		it := newItem("a", strconv.Itoa(i), title, t0)
+		it.StoryKeys = []string{"t:" + title}
+		if res := mustSave(t, s, update("a", t0.Add(time.Duration(i)*time.Hour), it)); res.New != 1 {
+			t.Fatalf("save %d: %s, want 1 new", i, counts(res))
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recent, merged int
+	if err := s.reader.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM recent_story_keys), (SELECT count(*) FROM story_keys)").Scan(&recent, &merged); err != nil {
+		t.Fatal(err)
+	}
+	if recent != 3 || merged != 0 {
+		t.Errorf("after failed merges: %d recent keys, %d merged; want 3, 0", recent, merged)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if want := []slog.Level{slog.LevelWarn, slog.LevelDebug, slog.LevelDebug}; !slices.Equal(h.levels, want) {
+		t.Errorf("failure messages at levels %v, want %v", h.levels, want)
+	}
 }
