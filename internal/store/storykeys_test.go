@@ -37,6 +37,10 @@ func TestFlushKeys(t *testing.T) {
 	if _, err := tx.ExecContext(ctx, "INSERT INTO recent_story_keys VALUES (99, 5, 5)"); err != nil {
 		t.Fatal(err)
 	}
+	// More than one statement's worth, the last one short.
+	for i := range 2*keysPerInsert + 7 {
+		want = append(want, storyKey{hash: int64(1000 + i%300), rowid: int64(100 + i), sketch: int64(i % 5)})
+	}
 	var kb keyBuffer
 	for _, k := range want {
 		kb.add(k)
@@ -92,10 +96,7 @@ func TestBulkInsertsNeedNoStatementJournal(t *testing.T) {
 		if !strings.HasPrefix(strings.TrimSpace(q), "INSERT OR IGNORE ") {
 			t.Errorf("%s is not an INSERT OR IGNORE: %s", name, q)
 		}
-		args := []any{}
-		if strings.Contains(q, "?") {
-			args = append(args, "{}")
-		}
+		args := make([]any, strings.Count(q, "?"))
 		rows, err := s.writer.QueryContext(ctx, "EXPLAIN "+q, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
