@@ -267,3 +267,20 @@ func TestIdleIndexingFailureWarnsOnce(t *testing.T) {
 		t.Errorf("failure messages at levels %v, want %v", h.levels, want)
 	}
 }
+
+// TestSearchIndexesInChunks: a search takes in every waiting item, a
+// chunk per transaction, however many chunks they make.
+func TestSearchIndexesInChunks(t *testing.T) {
+	s := searchStore(t, filepath.Join(t.TempDir(), "s.db"), 2)
+	var items []model.Item
+	for i := range 5 {
+		items = append(items, newItem("a", strconv.Itoa(i), "Flood "+strconv.Itoa(i), t0))
+	}
+	mustSave(t, s, update("a", t0, items...))
+	if got := search(t, s, "flood"); len(got) != 5 {
+		t.Errorf("search flood = %q, want all 5 items", got)
+	}
+	if pending, indexed := searchCounts(t, s, "flood"); pending != 0 || indexed != 5 {
+		t.Errorf("after the search: %d pending, %d indexed; want 0, 5", pending, indexed)
+	}
+}
