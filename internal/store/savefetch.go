@@ -477,6 +477,7 @@ type stored struct {
 	rowid     int64
 	hash      string
 	published int64
+	firstSeen int64
 	raw       int64 // raw_hash; 0 when NULL
 }
 
@@ -646,6 +647,7 @@ const storedItemsQuery = `
 		id,
 		content_hash,
 		published,
+		first_seen,
 		coalesce(raw_hash, 0)
 	FROM items
 	WHERE id IN (SELECT value FROM json_each(?))`
@@ -664,7 +666,7 @@ func storedItems(ctx context.Context, tx sqlTx, ids []string) (map[string]stored
 	for rows.Next() {
 		var id string
 		var s stored
-		if err := rows.Scan(&s.rowid, &id, &s.hash, &s.published, &s.raw); err != nil {
+		if err := rows.Scan(&s.rowid, &id, &s.hash, &s.published, &s.firstSeen, &s.raw); err != nil {
 			return nil, err
 		}
 		out[id] = s
@@ -756,7 +758,18 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 		rawHashValue(it),
 		old.rowid,
 	)
-	return err
+	if err != nil {
+		return err
+	}
+	// The keys of the headline as it reads now, so that a later item of
+	// another source finds the story by an edited headline too; those of
+	// the first one stay until pruning.
+	for _, k := range it.StoryKeys {
+		if k != "" {
+			w.keys.add(storyKey{hash: w.pre.keyHash(k), rowid: old.rowid, sourceID: w.u.SourceID, firstSeen: old.firstSeen, sketch: it.TitleSketch})
+		}
+	}
+	return nil
 }
 
 // refreshRaw records the raw hash of an item whose content did not change

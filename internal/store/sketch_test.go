@@ -104,3 +104,33 @@ func shareKey(a, b string) bool {
 	}
 	return false
 }
+
+// TestEditedHeadlineFindsStory: a headline rewritten by a later fetch is
+// filed under its new story keys too, so that another source's item with
+// the new headline joins the story.
+func TestEditedHeadlineFindsStory(t *testing.T) {
+	const (
+		first  = "Storm warning issued for the northern coast tonight"
+		edited = "Harbor closes as gale batters fishing fleet overnight"
+	)
+	if shareKey(first, edited) {
+		t.Fatal("the headlines share a story key; pick others")
+	}
+	s := openStore(t)
+	a := sketchedItem("a", "1", first, "https://a.example/1")
+	mustSave(t, s, update("a", t0, a))
+	a2 := sketchedItem("a", "1", edited, "https://a.example/1")
+	rehash(&a2)
+	if res := mustSave(t, s, update("a", t0.Add(time.Hour), a2)); res.Updated != 1 {
+		t.Fatalf("edit: %s, want 1 updated", counts(res))
+	}
+	b := sketchedItem("b", "1", edited, "https://b.example/1")
+	u := update("b", t0.Add(2*time.Hour), b)
+	u.SameStory, u.MaySameStory = (&askLog{asked: map[[2]string]int{}}).sameStory, dedup.MaySameStory
+	if res := mustSave(t, s, u); res.Duplicate != 1 {
+		t.Errorf("item with the edited headline: %s, want it to join a's story", counts(res))
+	}
+	if got := mustItem(t, s, b.ID).StoryID; got != a.ID {
+		t.Errorf("b joined story %q, want %q", got, a.ID)
+	}
+}
