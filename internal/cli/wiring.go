@@ -77,10 +77,11 @@ func openConfigStore(ctx context.Context, env *Env, path string, sync bool) (*co
 }
 
 // closeStore closes st once a command is done with it. What the command
-// wrote is committed by then; closing indexes the items still waiting for
-// search and checkpoints the WAL, and a failure there (a full disk)
+// wrote is committed by then; closing writes the source states still
+// queued and checkpoints the WAL, and a failure there (a full disk)
 // leaves that work to the next process, so it is a warning, not the
-// command's failure.
+// command's failure. (Items waiting for the search index wait for the
+// next idle writer or search either way.)
 func closeStore(log *slog.Logger, st *store.Store) {
 	if err := st.Close(); err != nil {
 		log.Warn("closing the database left work for the next run", "error", err)
