@@ -369,6 +369,12 @@ func (r *Report) syndicFetch(ctx context.Context, cfg, db string, exp expected) 
 // publishSlices is how many turns each publishing load is split into.
 const publishSlices = 5
 
+// publishSlice is how long each turn of a publishing load of duration d
+// runs.
+func publishSlice(d time.Duration) time.Duration {
+	return max(d/publishSlices, 100*time.Millisecond)
+}
+
 func (r *Report) publishing(ctx context.Context) error {
 	scale := fmt.Sprintf("%dx%d", r.Opts.Sources, r.Opts.Items)
 	dir := filepath.Join(r.Opts.Dir, "ingest-"+scale)
@@ -424,7 +430,7 @@ func (r *Report) publishing(ctx context.Context) error {
 	// in the shared machine's load during the run falls on both alike
 	// rather than on whichever ran at that moment.
 	warm := max(r.Opts.Duration/5, 200*time.Millisecond)
-	slice := max(r.Opts.Duration/publishSlices, 100*time.Millisecond)
+	slice := publishSlice(r.Opts.Duration)
 	for pair := 0; pair < len(targets); pair += 2 {
 		ts := targets[pair : pair+2]
 		results := make([]LoadResult, len(ts))

@@ -224,7 +224,7 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	if len(r.Publish) > 0 {
 		fmt.Fprintf(w, "\n### Publishing /feeds/%s.atom (%d bytes), %d keep-alive clients, %s per row\n\n", o.Output, r.Publish[0].Bytes, o.Clients, o.Duration)
-		fmt.Fprintf(w, "The reference is a minimal net/http child process serving the same bytes, ETag and 304s from memory. It and syndic take turns, %d of %s each.\n", publishSlices, max(o.Duration/publishSlices, 100*time.Millisecond))
+		fmt.Fprintf(w, "The reference is a minimal net/http child process serving the same bytes, ETag and 304s from memory. It and syndic take turns, %d of %s each.\n", publishSlices, publishSlice(o.Duration))
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "| server | request | req/s | p50 | p99 | max | errors | req/s vs net/http |")
 		fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -351,13 +351,20 @@ func (s *Store) maintain() {
 	if err == nil {
 		s.recentKeys.Store(0)
 	} else {
-		level := slog.LevelWarn
-		if s.maintainFailing {
-			level = slog.LevelDebug
-		}
-		s.log.Log(ctx, level, "story key merge failed; retried after the next commit", "path", s.path, "error", err)
+		s.logFailure(ctx, s.maintainFailing, "story key merge failed; retried after the next commit", err)
 	}
 	s.maintainFailing = err != nil
+}
+
+// logFailure logs a failure of the batcher's bulk work that is retried
+// later: as a warning the first time in a row, then, while again is true,
+// at debug level (on a full disk, once a batch).
+func (s *Store) logFailure(ctx context.Context, again bool, msg string, err error) {
+	level := slog.LevelWarn
+	if again {
+		level = slog.LevelDebug
+	}
+	s.log.Log(ctx, level, msg, "path", s.path, "error", err)
 }
 
 // hold reports whether the batcher should wait for more before writing

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -86,12 +85,7 @@ func (s *Store) IndexPending(ctx context.Context) error {
 		return fmt.Errorf("count items pending for search: %w", err)
 	}
 	for pending {
-		var n int64
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			var err error
-			n, err = indexPending(ctx, tx, s.searchChunk)
-			return err
-		})
+		n, err := s.indexChunk(ctx)
 		if err != nil {
 			return err
 		}
@@ -99,6 +93,18 @@ func (s *Store) IndexPending(ctx context.Context) error {
 	}
 	s.searchPending.Store(0)
 	return nil
+}
+
+// indexChunk indexes up to searchChunk pending items in a transaction of
+// their own and returns how many it took.
+func (s *Store) indexChunk(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = indexPending(ctx, tx, s.searchChunk)
+		return err
+	})
+	return n, err
 }
 
 // indexIdle indexes up to searchChunk pending items in a transaction of
@@ -109,12 +115,7 @@ func (s *Store) IndexPending(ctx context.Context) error {
 // warning, the ones after it debug messages.
 func (s *Store) indexIdle() {
 	ctx := context.Background()
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = indexPending(ctx, tx, s.searchChunk)
-		return err
-	})
+	n, err := s.indexChunk(ctx)
 	if err == nil {
 		if s.searchPending.Add(-n) < 0 || n < s.searchChunk {
 			// Other processes index and add too: when this chunk was
@@ -122,11 +123,7 @@ func (s *Store) indexIdle() {
 			s.searchPending.Store(0)
 		}
 	} else {
-		level := slog.LevelWarn
-		if s.indexFailing {
-			level = slog.LevelDebug
-		}
-		s.log.Log(ctx, level, "indexing new items for search failed; retried when the writer is idle again", "path", s.path, "error", err)
+		s.logFailure(ctx, s.indexFailing, "indexing new items for search failed; retried when the writer is idle again", err)
 	}
 	s.indexFailing, s.indexWait = err != nil, err != nil
 	if s.searchIndexed != nil {
