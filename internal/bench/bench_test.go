@@ -119,12 +119,33 @@ func TestRunTiny(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Options{Sources: 5, Items: 3, Churn: 2, SkipPublish: true, Dir: t.TempDir(), Self: self})
+	rep, err := Run(ctx, Options{Sources: 5, Items: 3, Churn: 2, Rounds: 2, SkipPublish: true, Dir: t.TempDir(), Self: self})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if got, want := len(rep.Passes), 9; got != want {
 		t.Fatalf("passes = %d, want %d", got, want)
+	}
+	// Every round of the first ingest starts over: fresh databases and
+	// no validators, so that none of them is a re-poll.
+	for _, p := range rep.Passes {
+		if p.Pass != PassFirst {
+			if p.Rounds != nil {
+				t.Errorf("%s %s: rounds %+v, want only the first ingest repeated", p.System, p.Pass, p.Rounds)
+			}
+			continue
+		}
+		if len(p.Rounds) != 2 {
+			t.Fatalf("%s first ingest: %d rounds, want 2", p.System, len(p.Rounds))
+		}
+		for i, round := range p.Rounds {
+			if !strings.Contains(round.Summary, "5 ok, 0 not modified") {
+				t.Errorf("%s first ingest, round %d: %q, want every source fetched anew", p.System, i+1, round.Summary)
+			}
+			if round.Wall < p.Wall {
+				t.Errorf("%s first ingest: round %d took %v, less than the %v kept", p.System, i+1, round.Wall, p.Wall)
+			}
+		}
 	}
 	wantStored := map[string]int{PassFirst: 15, PassRepoll: 15, PassChurn: 25}
 	for _, p := range rep.Passes {
@@ -149,10 +170,35 @@ func TestRunTiny(t *testing.T) {
 	}
 	var b bytes.Buffer
 	rep.Markdown(&b)
-	for _, want := range []string{"| 5x3 | syndic fetch | churn poll |", "zero loss at 5x3", "### Targets", "with the search index catch-up after it", "then the search index took in the pass's new items in"} {
+	for _, want := range []string{"| 5x3 | syndic fetch | churn poll |", "zero loss at 5x3", "### Targets", "with the search index catch-up after it", "then the search index took in the pass's new items in", "Every first ingest ran 2 rounds", "(the fastest of 2 rounds: "} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestFastest: a repeated pass keeps its fastest round, lists every
+// round in order, and never lets a faster round hide a loss.
+func TestFastest(t *testing.T) {
+	round := func(wall time.Duration, missing int) PassResult {
+		return PassResult{ProcStats: ProcStats{Wall: wall}, Summary: wall.String(), Check: &Check{Stored: 10 - missing, Expected: 10, Missing: missing}}
+	}
+	got := fastest([]PassResult{round(3*time.Second, 0), round(time.Second, 0), round(2*time.Second, 1)})
+	if got.Wall != time.Second || got.Summary != "1s" {
+		t.Errorf("kept %v %q, want the 1s round", got.Wall, got.Summary)
+	}
+	var walls []time.Duration
+	for _, r := range got.Rounds {
+		walls = append(walls, r.Wall)
+	}
+	if want := []time.Duration{3 * time.Second, time.Second, 2 * time.Second}; !slices.Equal(walls, want) {
+		t.Errorf("rounds %v, want %v", walls, want)
+	}
+	if got.Check.Missing != 1 {
+		t.Errorf("check %+v, want the round that lost an item", got.Check)
+	}
+	if one := fastest([]PassResult{round(time.Second, 0)}); one.Rounds != nil {
+		t.Errorf("a single round lists rounds %+v, want none", one.Rounds)
 	}
 }
 

@@ -188,6 +188,10 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprint(w, "The farm and the load generators run in the harness process; every measured system runs as a child\n"+
 		"process on the same cores (wall, CPU = user+sys and peak RSS from the OS). Absolute figures vary with the\n"+
 		"machine and its load; the ratios come from the same run.\n")
+	if o.Rounds > 1 {
+		fmt.Fprintf(w, "Every first ingest ran %d rounds, the systems taking turns, each round on fresh databases; a row\n"+
+			"gives the system's fastest round, and the list under the table gives every round's wall time.\n", o.Rounds)
+	}
 
 	if len(r.Passes) > 0 {
 		fmt.Fprint(w, "\n### Ingestion\n\n")
@@ -211,6 +215,13 @@ func (r *Report) Markdown(w io.Writer) {
 		fmt.Fprintln(w)
 		for _, p := range r.Passes {
 			fmt.Fprintf(w, "- %s %s %s: %s", p.Scale, p.System, p.Pass, p.Summary)
+			if len(p.Rounds) > 1 {
+				walls := make([]string, len(p.Rounds))
+				for i, round := range p.Rounds {
+					walls[i] = secs(round.Wall)
+				}
+				fmt.Fprintf(w, " (the fastest of %d rounds: %s)", len(p.Rounds), strings.Join(walls, ", "))
+			}
 			if c := p.Check; c != nil {
 				fmt.Fprintf(w, " — database: %d items stored of %d published, %d missing, %d unexpected, %d joined another source's story",
 					c.Stored, c.Expected, c.Missing, c.Extra, c.Duplicates)
