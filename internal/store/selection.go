@@ -125,16 +125,66 @@ const alone = `story_id IS NULL
 		FROM items
 		WHERE story_id IS NOT NULL)`
 
+// aloneSubtractMin is the selection size from which aloneSummary counts
+// the items alone by subtracting the stories' first items. Below it,
+// looking each item up among the stories costs less than finding those
+// first items: a selection of one source of 50 items took 2.3 ms instead
+// of 1.8 ms the other way, in BenchmarkSelection's 25,000 items.
+var aloneSubtractMin = 4096
+
+// startedStory is true for an item whose story other items joined.
+const startedStory = `story_id IS NULL
+	AND id IN (
+		SELECT story_id
+		FROM items
+		WHERE story_id IS NOT NULL)`
+
 // aloneSummary counts the items f selects that are alone in their story,
 // and returns the latest Changed among them.
+//
+// It counts the items in no other item's story, from the per-source
+// index. When they are many, it subtracts the few whose story others
+// joined, which the story index finds: asking for alone directly made
+// SQLite look up each of the index's rows among those stories, and at
+// 500,000 items that took 0.37 s of the 0.39 s serve's first request
+// spent selecting, against about 0.15 s for the scan alone. Finding the
+// stories' first items costs the same whatever the selection, so a small
+// one asks for alone directly (aloneSubtractMin). The latest change comes
+// from the scan too, with the id of its item (SQLite's bare column beside
+// max()); only when that item started a story is the latest change of the
+// rest read directly.
 func aloneSummary(ctx context.Context, tx *sql.Tx, f itemFilter) (int, time.Time, error) {
-	query := "SELECT\n\tcount(*),\n\tcoalesce(max(changed), 0)\nFROM items\nWHERE " + f.where(alone)
 	var (
-		n       int
-		changed int64
+		n        int
+		changed  int64
+		latestID sql.NullString
 	)
-	if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&n, &changed); err != nil {
+	query := "SELECT\n\tcount(*),\n\tcoalesce(max(changed), 0),\n\tid\nFROM items\nWHERE " + f.where("story_id IS NULL")
+	if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&n, &changed, &latestID); err != nil {
 		return 0, time.Time{}, err
+	}
+	if n < aloneSubtractMin {
+		query = "SELECT\n\tcount(*),\n\tcoalesce(max(changed), 0)\nFROM items\nWHERE " + f.where(alone)
+		if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&n, &changed); err != nil {
+			return 0, time.Time{}, err
+		}
+		return n, fromMS(changed), nil
+	}
+	var (
+		started      int
+		latestShared bool
+	)
+	query = "SELECT\n\tcount(*),\n\tcoalesce(max(id = ?), 0)\nFROM items\nWHERE " + f.where(startedStory)
+	args := append([]any{latestID.String}, f.args(0)...)
+	if err := tx.QueryRowContext(ctx, query, args...).Scan(&started, &latestShared); err != nil {
+		return 0, time.Time{}, err
+	}
+	n -= started
+	if latestShared {
+		query = "SELECT\n\tcoalesce(max(changed), 0)\nFROM items\nWHERE " + f.where(alone)
+		if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&changed); err != nil {
+			return 0, time.Time{}, err
+		}
 	}
 	return n, fromMS(changed), nil
 }
