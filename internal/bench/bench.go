@@ -113,8 +113,8 @@ type PassResult struct {
 
 // Round is one round of a repeated pass.
 type Round struct {
-	Wall, CPU time.Duration
-	Summary   string
+	Wall    time.Duration
+	Summary string
 }
 
 // ItemsPerSec is Items over wall time.
@@ -289,9 +289,12 @@ func (r *Report) ingestion(ctx context.Context, sources, items int, all bool) er
 			if round > 0 {
 				// Every round is a first ingest: fresh databases and no
 				// validators.
-				files := []string{rawState(SysRaw), rawState(SysRawSQLite)}
-				for _, db := range []string{filepath.Join(dir, "raw.db"), syndicDB} {
-					files = append(files, db, db+"-wal", db+"-shm")
+				files := []string{syndicDB, syndicDB + "-wal", syndicDB + "-shm"}
+				for _, s := range raws {
+					files = append(files, rawState(s.name))
+					if s.db != "" {
+						files = append(files, s.db, s.db+"-wal", s.db+"-shm")
+					}
 				}
 				for _, f := range files {
 					if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -346,7 +349,7 @@ func fastest(rs []PassResult) PassResult {
 		return best
 	}
 	for _, p := range rs {
-		best.Rounds = append(best.Rounds, Round{Wall: p.Wall, CPU: p.CPU, Summary: p.Summary})
+		best.Rounds = append(best.Rounds, Round{Wall: p.Wall, Summary: p.Summary})
 		if c := p.Check; c != nil && best.Check != nil && c.Missing+c.Extra > best.Check.Missing+best.Check.Extra {
 			best.Check = c
 		}

@@ -105,11 +105,7 @@ func (s *Store) AloneHeads(ctx context.Context, q model.ItemQuery, n int) ([]mod
 // joined a story, and the items that started one.
 func sharedHeads(ctx context.Context, tx *sql.Tx, f itemFilter) ([]model.ItemHead, error) {
 	joined := f.query(false, "story_id IS NOT NULL", 0)
-	started := f.query(false, `story_id IS NULL
-	AND id IN (
-		SELECT story_id
-		FROM items
-		WHERE story_id IS NOT NULL)`, 0)
+	started := f.query(false, startedStory, 0)
 	args := append(f.args(0), f.args(0)...)
 	heads, err := queryHeads(ctx, tx, joined+"\nUNION ALL\n"+started, args, false, nil)
 	for i := range heads {
@@ -163,28 +159,23 @@ func aloneSummary(ctx context.Context, tx *sql.Tx, f itemFilter) (int, time.Time
 	if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&n, &changed, &latestID); err != nil {
 		return 0, time.Time{}, err
 	}
-	if n < aloneSubtractMin {
-		query = "SELECT\n\tcount(*),\n\tcoalesce(max(changed), 0)\nFROM items\nWHERE " + f.where(alone)
-		if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&n, &changed); err != nil {
+	if n >= aloneSubtractMin {
+		var (
+			started      int
+			latestShared bool
+		)
+		query = "SELECT\n\tcount(*),\n\tcoalesce(max(id = ?), 0)\nFROM items\nWHERE " + f.where(startedStory)
+		args := append([]any{latestID.String}, f.args(0)...)
+		if err := tx.QueryRowContext(ctx, query, args...).Scan(&started, &latestShared); err != nil {
 			return 0, time.Time{}, err
 		}
-		return n, fromMS(changed), nil
+		if !latestShared {
+			return n - started, fromMS(changed), nil
+		}
 	}
-	var (
-		started      int
-		latestShared bool
-	)
-	query = "SELECT\n\tcount(*),\n\tcoalesce(max(id = ?), 0)\nFROM items\nWHERE " + f.where(startedStory)
-	args := append([]any{latestID.String}, f.args(0)...)
-	if err := tx.QueryRowContext(ctx, query, args...).Scan(&started, &latestShared); err != nil {
+	query = "SELECT\n\tcount(*),\n\tcoalesce(max(changed), 0)\nFROM items\nWHERE " + f.where(alone)
+	if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&n, &changed); err != nil {
 		return 0, time.Time{}, err
-	}
-	n -= started
-	if latestShared {
-		query = "SELECT\n\tcoalesce(max(changed), 0)\nFROM items\nWHERE " + f.where(alone)
-		if err := tx.QueryRowContext(ctx, query, f.args(0)...).Scan(&changed); err != nil {
-			return 0, time.Time{}, err
-		}
 	}
 	return n, fromMS(changed), nil
 }
