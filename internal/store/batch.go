@@ -329,6 +329,12 @@ func (s *Store) runBatcher() {
 			s.maintain()
 			b.settle(nil)
 		}
+		if s.sinceCacheSized++; s.sinceCacheSized >= writerCacheEvery {
+			s.sinceCacheSized = 0
+			if err := s.sizeWriterCache(context.Background()); err != nil {
+				s.log.Debug("writer page cache not resized", "path", s.path, "error", err)
+			}
+		}
 	}
 }
 

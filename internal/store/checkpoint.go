@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 )
@@ -26,9 +27,23 @@ import (
 // checkpointPages pages, SQLite's own default interval. Its own
 // wal_autocheckpoint is walSafetyPages: should the checkpointer fall
 // behind or fail, the writer still checkpoints and the WAL stays bounded.
+//
+// The log starts over from its beginning only when a write transaction
+// begins with every frame copied, and while the writer commits without a
+// pause the checkpointer never catches up with it: during a long ingest
+// the WAL grows to walSafetyPages and the writer's own checkpoint, which
+// copies the last frames and syncs both files while every fetch waits,
+// starts it over. At 10,000x50 that happened 44 times with 8,000 pages,
+// and the writer blocked in those syncs for most of the moments when both
+// cores had nothing to do. With 32,000 pages (500 MiB of WAL at most) it
+// happens 11 times. When writes pause, the checkpointer copies every frame
+// and the log starts over at the next write; after truncateIdle without a
+// wake-up, the checkpointer also truncates the file, which would otherwise
+// keep its high-water size until the database is closed.
 const (
 	checkpointPages = 1000
-	walSafetyPages  = 8 * checkpointPages
+	walSafetyPages  = 32 * checkpointPages
+	truncateIdle    = time.Minute
 )
 
 // checkpointer runs PASSIVE checkpoints on its own connection when woken.
@@ -36,9 +51,10 @@ type checkpointer struct {
 	db      *sql.DB
 	log     *slog.Logger
 	path    string
-	every   int64        // pages between checkpoints
-	pending atomic.Int64 // pages written since the last wake-up
-	total   atomic.Int64 // pages written since Open (logged at Close)
+	every   int64         // pages between checkpoints
+	idle    time.Duration // quiet time before the WAL file is truncated
+	pending atomic.Int64  // pages written since the last wake-up
+	total   atomic.Int64  // pages written since Open (logged at Close)
 	wake    chan struct{}
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -48,9 +64,10 @@ type checkpointer struct {
 
 // checkpointResult is what PRAGMA wal_checkpoint reports.
 type checkpointResult struct {
-	frames int // frames in the WAL
-	copied int // frames copied into the database, this time or before
-	err    error
+	frames    int // frames in the WAL
+	copied    int // frames copied into the database, this time or before
+	truncated bool
+	err       error
 }
 
 // startCheckpointer opens the checkpointer's connection and its goroutine.
@@ -68,6 +85,7 @@ func (s *Store) startCheckpointer(opts Options) error {
 		log:   s.log,
 		path:  s.path,
 		every: cmp.Or(opts.checkpointEvery, checkpointPages),
+		idle:  cmp.Or(opts.checkpointIdle, truncateIdle),
 		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		ran:   opts.checkpointRan,
@@ -82,16 +100,28 @@ func (s *Store) startCheckpointer(opts Options) error {
 }
 
 func (c *checkpointer) run() {
+	// idle fires once writes have paused for c.idle after a checkpoint.
+	idle := time.NewTimer(c.idle)
+	idle.Stop()
+	defer idle.Stop()
 	for {
+		var res checkpointResult
 		select {
 		case <-c.quit:
 			return
 		case <-c.wake:
-		}
-		res := c.checkpoint()
-		if res.err != nil {
-			// The writer's own autocheckpoint still bounds the WAL.
-			c.log.Warn("checkpoint failed", "path", c.path, "error", res.err)
+			res = c.checkpoint("PASSIVE")
+			if res.err != nil {
+				// The writer's own autocheckpoint still bounds the WAL.
+				c.log.Warn("checkpoint failed", "path", c.path, "error", res.err)
+			}
+			idle.Reset(c.idle)
+		case <-idle.C:
+			res = c.checkpoint("TRUNCATE")
+			if res.err != nil {
+				// Only the file's size is at stake: the next pause tries again.
+				c.log.Debug("WAL file not truncated", "path", c.path, "error", res.err)
+			}
 		}
 		if c.ran != nil {
 			select {
@@ -102,15 +132,20 @@ func (c *checkpointer) run() {
 	}
 }
 
-func (c *checkpointer) checkpoint() checkpointResult {
-	var busy, frames, copied int // busy: a reader kept it from finishing
-	// Not tied to a caller: stop waits for it, and a PASSIVE checkpoint
-	// never waits for a lock.
-	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+// checkpoint runs a checkpoint of mode PASSIVE, which never waits for a
+// lock, or TRUNCATE, which waits up to the busy timeout for the writer
+// and for readers of the log and leaves the WAL file empty.
+func (c *checkpointer) checkpoint(mode string) checkpointResult {
+	var busy, frames, copied int // busy: a reader or the writer kept it from finishing
+	// Not tied to a caller: stop waits for it.
+	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
 	if err != nil {
-		return checkpointResult{err: fmt.Errorf("checkpoint database %q: %w", c.path, err)}
+		return checkpointResult{err: fmt.Errorf("checkpoint database %q (%s): %w", c.path, mode, err)}
 	}
-	return checkpointResult{frames: frames, copied: copied}
+	if mode == "TRUNCATE" && busy != 0 {
+		return checkpointResult{frames: frames, copied: copied, err: fmt.Errorf("checkpoint database %q (%s): busy", c.path, mode)}
+	}
+	return checkpointResult{frames: frames, copied: copied, truncated: mode == "TRUNCATE"}
 }
 
 // wrote records pages written to the WAL and wakes the checkpointer when

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -81,5 +82,114 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no checkpoint copied the WAL")
 		}
+	}
+}
+
+// TestCheckpointerTruncatesWhenIdle checks that once commits pause after a
+// checkpoint, the checkpointer empties the WAL file, which SQLite otherwise
+// keeps at its largest size while the database is open.
+func TestCheckpointerTruncatesWhenIdle(t *testing.T) {
+	ctx := context.Background()
+	ran := make(chan checkpointResult, 64)
+	path := filepath.Join(t.TempDir(), "syndic.db")
+	s, err := Open(ctx, path, Options{checkpointEvery: 1, checkpointIdle: time.Millisecond, checkpointRan: ran})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		it := newItem("a", fmt.Sprint(i), fmt.Sprintf("Story number %d", i), t0)
+		mustSave(t, s, update("a", t0.Add(time.Duration(i)*time.Minute), it))
+	}
+	grown, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grown.Size() == 0 {
+		t.Fatal("WAL file empty after three commits")
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case res := <-ran:
+			if !res.truncated {
+				continue
+			}
+			if res.err != nil {
+				t.Fatalf("truncating checkpoint: %v", res.err)
+			}
+			fi, err := os.Stat(path + "-wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() != 0 {
+				t.Fatalf("WAL file %d bytes after the truncating checkpoint (%d before), want 0", fi.Size(), grown.Size())
+			}
+			// The database is whole without the log.
+			var n int
+			if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 3 {
+				t.Fatalf("items after truncation: %d, %v; want 3", n, err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no truncating checkpoint after commits paused")
+		}
+	}
+}
+
+func TestWriterCacheBytes(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct{ db, want int64 }{
+		{0, 2 * mib},
+		{10 * mib, 2 * mib},
+		{64 * mib, 4 * mib},
+		{65 * mib, 4 * mib}, // whole MiB only
+		{100 * mib, 6 * mib},
+		{512 * mib, 32 * mib},
+		{1 << 40, 32 * mib},
+	} {
+		if got := writerCacheBytes(tc.db); got != tc.want {
+			t.Errorf("writerCacheBytes(%d MiB) = %d MiB, want %d MiB", tc.db/mib, got/mib, tc.want/mib)
+		}
+	}
+	if pageSlots*pageSize < writerCacheMax+readers*(1<<20) {
+		t.Errorf("%d page slots cannot hold the largest writer cache and the readers'", pageSlots)
+	}
+}
+
+// TestWriterCacheSized checks that Open sizes the writer's page cache for
+// the database (SQLite's default, 2,000 KiB, is not a size it picks), and
+// that the batcher's look applies a new size.
+func TestWriterCacheSized(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "syndic.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cacheKiB := func() int64 {
+		t.Helper()
+		var n int64
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return -n
+	}
+	if got := cacheKiB(); got != writerCacheMin>>10 {
+		t.Fatalf("writer cache %d KiB after Open, want %d", got, writerCacheMin>>10)
+	}
+	// A size that no longer fits the database is replaced at the
+	// batcher's next look, as a grown database's would be.
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA cache_size = -8192"); err != nil {
+		t.Fatal(err)
+	}
+	s.writerCache = 8 << 20
+	// The look follows the wake-up of a batch's callers; the batch after
+	// it starts once the look is done.
+	for range writerCacheEvery + 1 {
+		mustSave(t, s, update("a", t0))
+	}
+	if got := cacheKiB(); got != writerCacheMin>>10 {
+		t.Errorf("writer cache %d KiB after %d batches, want %d", got, writerCacheEvery, writerCacheMin>>10)
 	}
 }

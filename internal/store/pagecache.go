@@ -27,16 +27,19 @@ import (
 // slots instead, shared by every connection of the process: a page freed
 // at a cache reset goes back to the slot list and is reused as it is.
 // When the slots run out, SQLite allocates pages as before, so the count
-// only has to cover the usual case: the writer's cache (2 MB), the
-// readers' (1 MB each), the checkpointer's and a margin for a writer that
-// holds more dirty pages than its cache.
+// only has to cover the usual case: the writer's cache (at most
+// writerCacheMax), the readers' (1 MB each), the checkpointer's and a
+// margin for a writer that holds more dirty pages than its cache. Slots
+// go to whichever connection asks first, so a writer cache left out of the
+// count would take the readers' slots and bring their churn back.
 //
 // The slots are sized for pageSize; a database with larger pages (one
 // made elsewhere) simply does not use them. The memory is reserved, not
-// touched: SQLite writes only a link at the start of each slot until a
-// page lands in it.
+// used: SQLite writes only a link at the start of each slot until a page
+// lands in it, which makes one 4 KB memory page of each slot resident
+// (10 MB for the 2,560 slots).
 const (
-	pageSlots = 512
+	pageSlots = writerCacheMax/pageSize + readers*(1<<20)/pageSize + 256
 	// pageSlotExtra covers SQLite's per-page header (PgHdr1, PgHdr and
 	// the b-tree's MemPage, about 300 bytes).
 	pageSlotExtra = 512
