@@ -329,10 +329,10 @@ func (s *Store) runBatcher() {
 			s.maintain()
 			b.settle(nil)
 		}
-		if s.sinceCacheSized++; s.sinceCacheSized >= writerCacheEvery {
-			s.sinceCacheSized = 0
-			if err := s.sizeWriterCache(context.Background()); err != nil {
-				s.log.Debug("writer page cache not resized", "path", s.path, "error", err)
+		if s.sinceSized++; s.sinceSized >= sizeEvery {
+			s.sinceSized = 0
+			if err := s.sizeWriter(context.Background()); err != nil {
+				s.log.Debug("writer not resized", "path", s.path, "error", err)
 			}
 		}
 	}

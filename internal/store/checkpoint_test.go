@@ -61,8 +61,8 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil {
 		t.Fatal(err)
 	}
-	if auto != walSafetyPages {
-		t.Errorf("writer's wal_autocheckpoint = %d, want %d", auto, walSafetyPages)
+	if auto != walSafetyMinPages {
+		t.Errorf("writer's wal_autocheckpoint = %d, want %d", auto, walSafetyMinPages)
 	}
 
 	for i := range 3 {
@@ -152,15 +152,22 @@ func TestWriterCacheBytes(t *testing.T) {
 			t.Errorf("writerCacheBytes(%d MiB) = %d MiB, want %d MiB", tc.db/mib, got/mib, tc.want/mib)
 		}
 	}
+	for _, tc := range []struct{ pages, want int64 }{
+		{0, 8000}, {5000, 8000}, {20000, 20000}, {68000, 32000},
+	} {
+		if got := walSafetyPages(tc.pages); got != tc.want {
+			t.Errorf("walSafetyPages(%d) = %d, want %d", tc.pages, got, tc.want)
+		}
+	}
 	if pageSlots*pageSize < writerCacheMax+readers*(1<<20) {
 		t.Errorf("%d page slots cannot hold the largest writer cache and the readers'", pageSlots)
 	}
 }
 
-// TestWriterCacheSized checks that Open sizes the writer's page cache for
-// the database (SQLite's default, 2,000 KiB, is not a size it picks), and
-// that the batcher's look applies a new size.
-func TestWriterCacheSized(t *testing.T) {
+// TestWriterSized checks that Open sizes the writer's page cache for the
+// database (SQLite's default, 2,000 KiB, is not a size it picks), and that
+// the batcher's look applies a new cache size and autocheckpoint.
+func TestWriterSized(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "syndic.db"), Options{})
 	if err != nil {
@@ -184,12 +191,23 @@ func TestWriterCacheSized(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.writerCache = 8 << 20
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 12345"); err != nil {
+		t.Fatal(err)
+	}
+	s.walSafety = 12345
 	// The look follows the wake-up of a batch's callers; the batch after
 	// it starts once the look is done.
-	for range writerCacheEvery + 1 {
+	for range sizeEvery + 1 {
 		mustSave(t, s, update("a", t0))
 	}
 	if got := cacheKiB(); got != writerCacheMin>>10 {
-		t.Errorf("writer cache %d KiB after %d batches, want %d", got, writerCacheEvery, writerCacheMin>>10)
+		t.Errorf("writer cache %d KiB after %d batches, want %d", got, sizeEvery, writerCacheMin>>10)
+	}
+	var auto int64
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil {
+		t.Fatal(err)
+	}
+	if auto != walSafetyMinPages {
+		t.Errorf("writer autocheckpoint %d pages after %d batches, want %d", auto, sizeEvery, walSafetyMinPages)
 	}
 }

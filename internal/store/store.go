@@ -117,11 +117,12 @@ type Store struct {
 	maintainFailing bool
 	indexFailing    bool
 	indexWait       bool
-	// writerCache is the writer's page cache in bytes, and
-	// sinceCacheSized counts the batches since the batcher last looked
-	// (sizeWriterCache). The batcher's alone after Open.
-	writerCache     int64
-	sinceCacheSized int
+	// writerCache and walSafety are the writer's page cache in bytes and
+	// its autocheckpoint in pages, and sinceSized counts the batches since
+	// the batcher last looked (sizeWriter). The batcher's alone after Open.
+	writerCache int64
+	walSafety   int64
+	sinceSized  int
 
 	// tempDir holds a throwaway database (MemoryPath); Close removes it.
 	tempDir string
@@ -194,7 +195,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
-		if err := s.sizeWriterCache(ctx); err != nil {
+		if err := s.sizeWriter(ctx); err != nil {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
@@ -260,9 +261,9 @@ const (
 	writerCacheMin   = 2 << 20
 	writerCacheMax   = 32 << 20
 	writerCacheShare = 16
-	// writerCacheEvery is how many batches the batcher runs between two
-	// looks at the database's size.
-	writerCacheEvery = 64
+	// sizeEvery is how many batches the batcher runs between two looks at
+	// the database's size (sizeWriter).
+	sizeEvery = 64
 )
 
 // writerCacheBytes is the writer's page cache for a database of dbBytes.
@@ -271,22 +272,27 @@ func writerCacheBytes(dbBytes int64) int64 {
 	return min(max(c, writerCacheMin), writerCacheMax)
 }
 
-// sizeWriterCache sets the writer's page cache for the database's size
-// now, when that changes it. Only the batcher and Open call it.
-func (s *Store) sizeWriterCache(ctx context.Context) error {
-	var size int64
-	err := s.writer.QueryRowContext(ctx, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&size)
+// sizeWriter sets the writer's page cache (writerCacheBytes) and its
+// autocheckpoint (walSafetyPages) for the database's size now, when that
+// changes them. Only the batcher and Open call it.
+func (s *Store) sizeWriter(ctx context.Context) error {
+	var pages, size int64
+	err := s.writer.QueryRowContext(ctx, "SELECT page_count, page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&pages, &size)
 	if err != nil {
 		return fmt.Errorf("read database size: %w", err)
 	}
-	want := writerCacheBytes(size)
-	if want == s.writerCache {
-		return nil
+	if want := writerCacheBytes(size); want != s.writerCache {
+		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", want>>10)); err != nil {
+			return fmt.Errorf("set writer page cache to %d KiB: %w", want>>10, err)
+		}
+		s.writerCache = want
 	}
-	if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", want>>10)); err != nil {
-		return fmt.Errorf("set writer page cache to %d KiB: %w", want>>10, err)
+	if want := walSafetyPages(pages); want != s.walSafety {
+		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", want)); err != nil {
+			return fmt.Errorf("set writer autocheckpoint to %d pages: %w", want, err)
+		}
+		s.walSafety = want
 	}
-	s.writerCache = want
 	return nil
 }
 
@@ -333,12 +339,12 @@ func dsn(path string, kind int) string {
 		// truncates the file once writes pause instead (checkpoint.go).
 		// The checkpointer copies the WAL back every checkpointPages
 		// pages; the writer only does when it falls far behind.
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyMinPages))
 		q.Set("_txlock", "immediate")
 		// temp_store(MEMORY) was measured and left out: at a first ingest
 		// of 25,000 items it saved no time and added 120 MB of peak RSS
 		// (the statement journal lives in the C allocator). The page
-		// cache grows with the database (sizeWriterCache).
+		// cache grows with the database (sizeWriter).
 	}
 	// A file: URI escapes '?' and '#' in the path, which the plain form
 	// cannot carry.
