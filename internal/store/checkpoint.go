@@ -52,6 +52,12 @@ const (
 	truncateIdle      = time.Minute
 )
 
+// checkpointBusyTimeout is the checkpointer's busy timeout. Only its
+// truncating checkpoint waits: it holds the write lock while it waits for
+// readers of the log, and a writer waiting behind it gives up after
+// busyTimeout, so it gives up much sooner and tries at the next pause.
+const checkpointBusyTimeout = 250 * time.Millisecond
+
 // walSafetyPages is the writer's wal_autocheckpoint for a database of
 // dbPages pages.
 func walSafetyPages(dbPages int64) int64 {

@@ -211,3 +211,46 @@ func TestWriterSized(t *testing.T) {
 		t.Errorf("writer autocheckpoint %d pages after %d batches, want %d", auto, sizeEvery, walSafetyMinPages)
 	}
 }
+
+// TestCheckpointerTruncateGivesWay checks that a truncating checkpoint
+// that a reader of the log holds up gives up soon, leaving the file for
+// the next pause, and that the writer goes on meanwhile.
+func TestCheckpointerTruncateGivesWay(t *testing.T) {
+	ctx := context.Background()
+	ran := make(chan checkpointResult, 64)
+	path := filepath.Join(t.TempDir(), "syndic.db")
+	s, err := Open(ctx, path, Options{checkpointEvery: 1 << 30, checkpointIdle: time.Millisecond, checkpointRan: ran})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustSave(t, s, update("a", t0, newItem("a", "1", "Story number one", t0)))
+	// A reader whose snapshot holds the first commit's frames.
+	tx, err := s.reader.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, s, update("a", t0.Add(time.Minute), newItem("a", "2", "Story number two", t0)))
+	s.ckpt.wake <- struct{}{} // a checkpoint, then the idle truncation
+	deadline := time.After(5 * time.Second) // the writer's busy timeout is 10 s
+	for {
+		select {
+		case res := <-ran:
+			if !res.truncated && res.err == nil {
+				continue // the PASSIVE checkpoint
+			}
+			if res.err == nil {
+				t.Fatal("the WAL was truncated under a reader of it")
+			}
+			mustSave(t, s, update("a", t0.Add(2*time.Minute), newItem("a", "3", "Story number three", t0)))
+			return
+		case <-deadline:
+			t.Fatal("the truncating checkpoint waited for the reader for 5 s")
+		}
+	}
+}

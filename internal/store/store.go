@@ -309,7 +309,11 @@ const (
 // only the first.
 func dsn(path string, kind int) string {
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	timeout := busyTimeout
+	if kind == connCheckpoint {
+		timeout = checkpointBusyTimeout
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", timeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	switch kind {
