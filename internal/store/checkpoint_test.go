@@ -236,7 +236,7 @@ func TestCheckpointerTruncateGivesWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSave(t, s, update("a", t0.Add(time.Minute), newItem("a", "2", "Story number two", t0)))
-	s.ckpt.wake <- struct{}{} // a checkpoint, then the idle truncation
+	s.ckpt.wake <- struct{}{}               // a checkpoint, then the idle truncation
 	deadline := time.After(5 * time.Second) // the writer's busy timeout is 10 s
 	for {
 		select {
