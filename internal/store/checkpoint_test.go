@@ -190,11 +190,9 @@ func TestWriterSized(t *testing.T) {
 	if _, err := s.writer.ExecContext(ctx, "PRAGMA cache_size = -8192"); err != nil {
 		t.Fatal(err)
 	}
-	s.writerCache = 8 << 20
 	if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 12345"); err != nil {
 		t.Fatal(err)
 	}
-	s.walSafety = 12345
 	// The look follows the wake-up of a batch's callers; the batch after
 	// it starts once the look is done.
 	for range sizeEvery + 1 {

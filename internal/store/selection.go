@@ -114,12 +114,15 @@ func sharedHeads(ctx context.Context, tx *sql.Tx, f itemFilter) ([]model.ItemHea
 	return heads, err
 }
 
-// alone is true for an item alone in its story.
-const alone = `story_id IS NULL
-	AND id NOT IN (
+// joinedStories lists the stories other items joined, by their first
+// item's id.
+const joinedStories = `(
 		SELECT story_id
 		FROM items
 		WHERE story_id IS NOT NULL)`
+
+// alone is true for an item alone in its story.
+const alone = "story_id IS NULL\n\tAND id NOT IN " + joinedStories
 
 // aloneSubtractMin is the selection size from which aloneSummary counts
 // the items alone by subtracting the stories' first items. Below it,
@@ -129,11 +132,7 @@ const alone = `story_id IS NULL
 var aloneSubtractMin = 4096
 
 // startedStory is true for an item whose story other items joined.
-const startedStory = `story_id IS NULL
-	AND id IN (
-		SELECT story_id
-		FROM items
-		WHERE story_id IS NOT NULL)`
+const startedStory = "story_id IS NULL\n\tAND id IN " + joinedStories
 
 // aloneSummary counts the items f selects that are alone in their story,
 // and returns the latest Changed among them.

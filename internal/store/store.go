@@ -117,12 +117,9 @@ type Store struct {
 	maintainFailing bool
 	indexFailing    bool
 	indexWait       bool
-	// writerCache and walSafety are the writer's page cache in bytes and
-	// its autocheckpoint in pages, and sinceSized counts the batches since
-	// the batcher last looked (sizeWriter). The batcher's alone after Open.
-	writerCache int64
-	walSafety   int64
-	sinceSized  int
+	// sinceSized counts the batches since the batcher last looked at the
+	// database's size (sizeWriter). The batcher's alone.
+	sinceSized int
 
 	// tempDir holds a throwaway database (MemoryPath); Close removes it.
 	tempDir string
@@ -273,25 +270,26 @@ func writerCacheBytes(dbBytes int64) int64 {
 }
 
 // sizeWriter sets the writer's page cache (writerCacheBytes) and its
-// autocheckpoint (walSafetyPages) for the database's size now, when that
-// changes them. Only the batcher and Open call it.
+// autocheckpoint (walSafetyPages) for the database's size now, where the
+// connection's differ. Only the batcher and Open call it.
 func (s *Store) sizeWriter(ctx context.Context) error {
-	var pages, size int64
-	err := s.writer.QueryRowContext(ctx, "SELECT page_count, page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&pages, &size)
+	var pages, size, cacheKiB, autoPages int64
+	err := s.writer.QueryRowContext(ctx, "SELECT page_count, page_count * page_size, -cache_size FROM pragma_page_count(), pragma_page_size(), pragma_cache_size()").Scan(&pages, &size, &cacheKiB)
 	if err != nil {
 		return fmt.Errorf("read database size: %w", err)
 	}
-	if want := writerCacheBytes(size); want != s.writerCache {
-		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", want>>10)); err != nil {
-			return fmt.Errorf("set writer page cache to %d KiB: %w", want>>10, err)
-		}
-		s.writerCache = want
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&autoPages); err != nil {
+		return fmt.Errorf("read writer autocheckpoint: %w", err)
 	}
-	if want := walSafetyPages(pages); want != s.walSafety {
+	if want := writerCacheBytes(size) >> 10; want != cacheKiB {
+		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", want)); err != nil {
+			return fmt.Errorf("set writer page cache to %d KiB: %w", want, err)
+		}
+	}
+	if want := walSafetyPages(pages); want != autoPages {
 		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", want)); err != nil {
 			return fmt.Errorf("set writer autocheckpoint to %d pages: %w", want, err)
 		}
-		s.walSafety = want
 	}
 	return nil
 }
@@ -342,7 +340,8 @@ func dsn(path string, kind int) string {
 		// of the moments when every fetch waited for it). The checkpointer
 		// truncates the file once writes pause instead (checkpoint.go).
 		// The checkpointer copies the WAL back every checkpointPages
-		// pages; the writer only does when it falls far behind.
+		// pages; the writer only does when it falls far behind, at a
+		// point that grows with the database (sizeWriter).
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyMinPages))
 		q.Set("_txlock", "immediate")
 		// temp_store(MEMORY) was measured and left out: at a first ingest
