@@ -3,6 +3,8 @@ package main
 import (
 	"runtime/debug"
 	"testing"
+
+	"github.com/syndic-dev/syndic/internal/cli"
 )
 
 // TestSetGC: syndic's GOGC applies unless the environment names one.
@@ -11,8 +13,8 @@ func TestSetGC(t *testing.T) {
 
 	debug.SetGCPercent(100)
 	setGC(func(string) string { return "" })
-	if got := debug.SetGCPercent(100); got != gcPercent {
-		t.Errorf("without GOGC: GC percent %d, want %d", got, gcPercent)
+	if got := debug.SetGCPercent(100); got != cli.GCPercent {
+		t.Errorf("without GOGC: GC percent %d, want %d", got, cli.GCPercent)
 	}
 
 	debug.SetGCPercent(80) // as the runtime does for GOGC=80

@@ -34,6 +34,10 @@ line goes to stderr when it is a terminal. Exit status 0 when the pass ran,
 even if some sources failed (they are reported); 1 when the config or
 database cannot be used.
 
+A pass of 5,000 sources or more runs the garbage collector at GOGC=300
+instead of 150: about 9% faster for some 40 MB more memory at 10,000
+sources. A GOGC set in the environment is used as it is.
+
 Example crontab line:
   */30 * * * *  syndic fetch -config /etc/syndic/feeds.toml >>/var/log/syndic.log 2>&1`)
 	quiet := fs.Bool("q", false, "print only failures and the total")
@@ -51,6 +55,7 @@ Example crontab line:
 	if err != nil {
 		return err
 	}
+	tuneGC(env, len(sources))
 	logger := newLogger(env.Stderr, cfg)
 	// A pass waits for the commit of every fetch with items, not for the
 	// state of a 304 or a failure: those are written in batches while the

@@ -62,7 +62,10 @@ server and closes the database; a second signal exits at once.
 While it both fetches and serves HTTP, serve runs twice as many Go
 processors as the CPUs it may use, and parses one feed fewer than that CPU
 count at once (at least one): readers are answered while ingestion keeps
-every core busy. A GOMAXPROCS set in the environment is used as it is.`)
+every core busy. A GOMAXPROCS set in the environment is used as it is.
+With 5,000 enabled sources or more it also runs the garbage collector at
+GOGC=300 instead of 150: faster ingestion for more memory. A GOGC set in
+the environment is used as it is.`)
 	noFetch := fs.Bool("no-fetch", false, "serve HTTP only (a publishing replica over the same database)")
 	noHTTP := fs.Bool("no-http", false, "run only the scheduler (no HTTP server)")
 	if _, err := fs.parse(args); err != nil {
@@ -77,6 +80,9 @@ every core busy. A GOMAXPROCS set in the environment is used as it is.`)
 	}
 	d := &daemon{env: env, noFetch: *noFetch, noHTTP: *noHTTP, log: newLogger(env.Stderr, cfg)}
 	d.cfg.Store(cfg)
+	if !d.noFetch {
+		tuneGC(env, len(cfg.EnabledSources()))
+	}
 	d.cpus = runtime.GOMAXPROCS(0)
 	if !d.noFetch && !d.noHTTP && env.Getenv("GOMAXPROCS") == "" {
 		var restore func()
@@ -507,6 +513,9 @@ func (d *daemon) reload(ctx context.Context, trigger string) error {
 		return err
 	}
 	d.cfg.Store(cfg)
+	if !d.noFetch {
+		tuneGC(d.env, len(cfg.EnabledSources()))
+	}
 	if d.sched != nil {
 		d.ingest.Store(newIngester(cfg, d.fetcher, d.store, serveParsers(d.cpus)))
 		if err := d.sched.SetSources(schedSources(cfg)); err != nil {
