@@ -343,20 +343,37 @@ func (s *Store) maintenanceDue() bool {
 	return s.recentKeys.Load() >= s.mergeAt
 }
 
-// maintain does the bulk work that commits leave due, in a transaction
-// of its own: merging the recent story keys once mergeAt wait. It runs
-// after runBatch has woken the batch's callers, so that their workers
-// parse their next documents meanwhile; inside the batch's transaction,
-// every fetch of the batch waited for it. A failure leaves the work for
-// the next call; the keys wait where they are. The first failure in a row
-// is a warning, the ones after it (one per batch, on a full disk) debug
-// messages. (Search indexing waits until the writer idles: search.go.)
+// maintain does the bulk work that commits leave due, in transactions
+// of its own: moving the recent story keys into mid_story_keys once
+// mergeAt wait, and those into story_keys once midMergeAt are there. It
+// runs after runBatch has woken the batch's callers, so that their
+// workers parse their next documents meanwhile; inside the batch's
+// transaction, every fetch of the batch waited for it. A failure leaves
+// the work for the next call; the keys wait where they are. The first
+// failure in a row is a warning, the ones after it (one per batch, on a
+// full disk) debug messages. (Search indexing waits until the writer
+// idles: search.go.)
 func (s *Store) maintain() {
 	ctx := context.Background()
-	err := s.write(ctx, func(tx *sql.Tx) error { return mergeStoryKeys(ctx, tx) })
+	var moved int64
+	err := s.write(ctx, func(tx *sql.Tx) (err error) {
+		moved, err = mergeStoryKeys(ctx, tx, "recent_story_keys", "mid_story_keys")
+		return err
+	})
 	if err == nil {
 		s.recentKeys.Store(0)
-	} else {
+		s.midKeys.Add(moved)
+		if s.midKeys.Load() >= s.midMergeAt {
+			err = s.write(ctx, func(tx *sql.Tx) error {
+				_, err := mergeStoryKeys(ctx, tx, "mid_story_keys", "story_keys")
+				return err
+			})
+			if err == nil {
+				s.midKeys.Store(0)
+			}
+		}
+	}
+	if err != nil {
 		s.logFailure(ctx, s.maintainFailing, "story key merge failed; retried after the next commit", err)
 	}
 	s.maintainFailing = err != nil

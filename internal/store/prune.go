@@ -109,7 +109,7 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 	// the dedup window; story_keys has no index by item to do it per item.
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res.StoryKeys = 0
-		for _, table := range []string{"story_keys", "recent_story_keys"} {
+		for _, table := range []string{"story_keys", "mid_story_keys", "recent_story_keys"} {
 			r, err := tx.ExecContext(ctx, `
 				DELETE FROM `+table+` AS k`+staleKeys, p.keyCutoff())
 			if err != nil {

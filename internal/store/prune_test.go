@@ -214,12 +214,13 @@ func TestPruneInBatches(t *testing.T) {
 	}
 }
 
-// TestStoryKeysMerge: keys move from recent_story_keys into story_keys
-// once enough wait, stories are found on either side of a merge, and
-// Prune drops stale keys from both tables.
+// TestStoryKeysMerge: keys move from recent_story_keys into
+// mid_story_keys once enough wait, and from there into story_keys once
+// enough are there; stories are found in each of the three tables, and
+// Prune drops stale keys from all of them.
 func TestStoryKeysMerge(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "syndic.db"), Options{mergeKeys: 3})
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "syndic.db"), Options{mergeKeys: 3, midKeys: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,41 +232,71 @@ func TestStoryKeysMerge(t *testing.T) {
 		}
 		return n
 	}
-	first := newItem("a", "1", "Harbor police announce new flood defenses", t0)
+	tables := func(step string, recent, mid, main int) {
+		t.Helper()
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, m, k := count("recent_story_keys"), count("mid_story_keys"), count("story_keys")
+		if r != recent || m != mid || k != main {
+			t.Fatalf("%s: %d recent, %d mid, %d main keys; want %d, %d, %d", step, r, m, k, recent, mid, main)
+		}
+	}
+	const title = "Harbor police announce new flood defenses"
+	first := newItem("a", "1", title, t0)
 	first.StoryKeys = []string{"k1", "k2"}
 	mustSave(t, s, update("a", t0, first))
-	if got := count("recent_story_keys"); got != 2 || count("story_keys") != 0 {
-		t.Fatalf("after 2 keys: %d recent, %d merged; want 2, 0", got, count("story_keys"))
-	}
+	tables("after 2 keys", 2, 0, 0)
 	// Found while recent.
-	dup := newItem("b", "1", "Harbor police announce new flood defenses", t0)
+	dup := newItem("b", "1", title, t0)
 	dup.StoryKeys = []string{"k1"}
 	if res := mustSave(t, s, update("b", t0.Add(time.Minute), dup)); res.Duplicate != 1 {
 		t.Fatalf("duplicate of a recent key: %s, want 1 duplicate", counts(res))
 	}
-	// That commit brought the count to 3: everything moved, once the
-	// writer has woken the fetch's caller.
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if count("recent_story_keys") != 0 || count("story_keys") != 3 {
-		t.Fatalf("after the merge: %d recent, %d merged; want 0, 3", count("recent_story_keys"), count("story_keys"))
-	}
-	// Found once merged.
-	again := newItem("c", "1", "Harbor police announce new flood defenses", t0)
+	// That commit brought the count to 3: everything moved to the middle
+	// table, once the writer has woken the fetch's caller.
+	tables("after the first merge", 0, 3, 0)
+	// Found in the middle table.
+	again := newItem("c", "1", title, t0)
 	again.StoryKeys = []string{"k2"}
 	if res := mustSave(t, s, update("c", t0.Add(2*time.Minute), again)); res.Duplicate != 1 {
-		t.Fatalf("duplicate of a merged key: %s, want 1 duplicate", counts(res))
+		t.Fatalf("duplicate of a middle key: %s, want 1 duplicate", counts(res))
 	}
 	if got := mustItem(t, s, again.ID).StoryID; got != first.ID {
 		t.Errorf("story of c = %q, want %q", got, first.ID)
 	}
-	// Stale keys go from both tables: one merged set, one recent.
+	tables("after c", 1, 3, 0)
+	other := newItem("d", "1", "Library trustees weigh noise limits", t0)
+	other.StoryKeys = []string{"k3", "k4"}
+	mustSave(t, s, update("d", t0.Add(3*time.Minute), other))
+	// Three recent keys moved to the middle, which then held six: all
+	// moved on into story_keys.
+	tables("after the second merge", 0, 0, 6)
+	// Found once merged.
+	last := newItem("e", "1", title, t0)
+	last.StoryKeys = []string{"k1"}
+	if res := mustSave(t, s, update("e", t0.Add(4*time.Minute), last)); res.Duplicate != 1 {
+		t.Fatalf("duplicate of a merged key: %s, want 1 duplicate", counts(res))
+	}
+	if got := mustItem(t, s, last.ID).StoryID; got != first.ID {
+		t.Errorf("story of e = %q, want %q", got, first.ID)
+	}
+	more := newItem("f", "1", "Council delays vote on bus routes", t0)
+	more.StoryKeys = []string{"k5", "k6"}
+	mustSave(t, s, update("f", t0.Add(5*time.Minute), more))
+	// k1 of e and k5, k6 of f moved to the middle, which holds fewer than
+	// five: they stay there.
+	tables("after the third merge", 0, 3, 6)
+	extra := newItem("g", "1", "Ferry fares rise in spring", t0)
+	extra.StoryKeys = []string{"k7"}
+	mustSave(t, s, update("g", t0.Add(6*time.Minute), extra))
+	tables("after g", 1, 3, 6)
+	// Stale keys go from all three tables.
 	res, err := s.Prune(ctx, PrunePolicy{DedupWindow: 48 * time.Hour, Now: t0.Add(73 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.StoryKeys != 4 || count("all_story_keys") != 0 {
-		t.Errorf("prune dropped %d keys, %d left; want 4, 0", res.StoryKeys, count("all_story_keys"))
+	if res.StoryKeys != 10 || count("all_story_keys") != 0 {
+		t.Errorf("prune dropped %d keys, %d left; want 10, 0", res.StoryKeys, count("all_story_keys"))
 	}
 }

@@ -73,10 +73,12 @@ type Options struct {
 	checkpointEvery int64
 	checkpointIdle  time.Duration
 	checkpointRan   chan checkpointResult
-	// mergeKeys, searchBatch and searchIdle override the constants of
-	// the same names in tests; searchIndexed, when set, receives the
-	// outcome of every idle indexing of the batcher (search.go).
+	// mergeKeys, midKeys, searchBatch and searchIdle override the
+	// constants of the same names in tests; searchIndexed, when set,
+	// receives the outcome of every idle indexing of the batcher
+	// (search.go).
 	mergeKeys     int64
+	midKeys       int64
 	searchBatch   int64
 	searchIdle    time.Duration
 	searchIndexed chan error
@@ -98,10 +100,12 @@ type Store struct {
 	keyLog       keyLog        // story keys of recent commits (keylog.go)
 	keyFilter    keyFilter     // story key hashes in the database (keyfilter.go)
 	ckpt         *checkpointer // nil when read-only (checkpoint.go)
-	// recentKeys counts the keys in recent_story_keys, give or take
-	// those Prune removed (storykeys.go).
+	// recentKeys and midKeys count the keys in recent_story_keys and
+	// mid_story_keys, give or take those Prune removed (storykeys.go).
 	recentKeys atomic.Int64
+	midKeys    atomic.Int64
 	mergeAt    int64 // mergeKeys, or Options.mergeKeys
+	midMergeAt int64 // midKeys, or Options.midKeys
 	// searchPending counts the items waiting for the full-text index,
 	// give or take other processes' (search.go). The batcher indexes
 	// searchChunk of them at a time once it has had nothing to write for
@@ -163,7 +167,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys),
+	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), midMergeAt: cmp.Or(opts.midKeys, midKeys),
 		searchChunk: cmp.Or(opts.searchBatch, searchBatch), searchIdleAfter: cmp.Or(opts.searchIdle, searchIdle), searchIndexed: opts.searchIndexed}
 	if err := configurePageCache(); err != nil {
 		log.Debug("page slots not used", "error", err)
@@ -224,12 +228,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 // readWriterState reads what the writer keeps count of between commits:
-// the keys waiting in recent_story_keys, the items waiting for the search
+// the keys waiting in recent_story_keys and mid_story_keys, the items waiting for the search
 // index, and the writer connection's first data version, so that other
 // processes' commits after it are seen at the next write (keyfilter.go
 // needs every one).
 func (s *Store) readWriterState(ctx context.Context) error {
-	if err := s.countRecentKeys(ctx); err != nil {
+	if err := s.countKeys(ctx); err != nil {
 		return err
 	}
 	if err := s.countSearchPending(ctx); err != nil {

@@ -91,7 +91,8 @@ func TestBulkInsertsNeedNoStatementJournal(t *testing.T) {
 	for name, q := range map[string]string{
 		"insertKeysSQL":          insertKeysSQL("recent_story_keys", false),
 		"insertKeysSQL (before)": insertKeysSQL("recent_story_keys", true),
-		"mergeKeysSQL":           mergeKeysSQL,
+		"mergeKeysSQL (to mid)":  mergeKeysSQL("recent_story_keys", "mid_story_keys"),
+		"mergeKeysSQL (to main)": mergeKeysSQL("mid_story_keys", "story_keys"),
 	} {
 		if !strings.HasPrefix(strings.TrimSpace(q), "INSERT OR IGNORE ") {
 			t.Errorf("%s is not an INSERT OR IGNORE: %s", name, q)
@@ -148,7 +149,7 @@ func TestMaintainFailureWarnsOnce(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	// New keys go to recent_story_keys; only the merge writes here.
 	if _, err := s.writer.ExecContext(ctx, `
-		CREATE TRIGGER full_disk BEFORE INSERT ON story_keys
+		CREATE TRIGGER full_disk BEFORE INSERT ON mid_story_keys
 		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
 		t.Fatal(err)
 	}
