@@ -242,61 +242,54 @@ func TestStoryKeysMerge(t *testing.T) {
 			t.Fatalf("%s: %d recent, %d mid, %d main keys; want %d, %d, %d", step, r, m, k, recent, mid, main)
 		}
 	}
+	// save stores an item of source with keys, minute minutes after t0.
+	save := func(source string, minute int, title string, keys ...string) (model.Item, model.SaveResult) {
+		t.Helper()
+		it := newItem(source, "1", title, t0)
+		it.StoryKeys = keys
+		return it, mustSave(t, s, update(source, t0.Add(time.Duration(minute)*time.Minute), it))
+	}
 	const title = "Harbor police announce new flood defenses"
-	first := newItem("a", "1", title, t0)
-	first.StoryKeys = []string{"k1", "k2"}
-	mustSave(t, s, update("a", t0, first))
+	first, _ := save("a", 0, title, "k1", "k2")
+	// joins checks that it joined first's story through a key in where.
+	joins := func(it model.Item, res model.SaveResult, where string) {
+		t.Helper()
+		if res.Duplicate != 1 {
+			t.Fatalf("duplicate of a %s key: %s, want 1 duplicate", where, counts(res))
+		}
+		if got := mustItem(t, s, it.ID).StoryID; got != first.ID {
+			t.Errorf("story of %s = %q, want %q", it.SourceID, got, first.ID)
+		}
+	}
 	tables("after 2 keys", 2, 0, 0)
 	// Found while recent.
-	dup := newItem("b", "1", title, t0)
-	dup.StoryKeys = []string{"k1"}
-	if res := mustSave(t, s, update("b", t0.Add(time.Minute), dup)); res.Duplicate != 1 {
+	if _, res := save("b", 1, title, "k1"); res.Duplicate != 1 {
 		t.Fatalf("duplicate of a recent key: %s, want 1 duplicate", counts(res))
 	}
 	// That commit brought the count to 3: everything moved to the middle
 	// table, once the writer has woken the fetch's caller.
 	tables("after the first merge", 0, 3, 0)
-	// Found in the middle table.
-	again := newItem("c", "1", title, t0)
-	again.StoryKeys = []string{"k2"}
-	if res := mustSave(t, s, update("c", t0.Add(2*time.Minute), again)); res.Duplicate != 1 {
-		t.Fatalf("duplicate of a middle key: %s, want 1 duplicate", counts(res))
-	}
-	if got := mustItem(t, s, again.ID).StoryID; got != first.ID {
-		t.Errorf("story of c = %q, want %q", got, first.ID)
-	}
+	c, res := save("c", 2, title, "k2")
+	joins(c, res, "middle")
 	tables("after c", 1, 3, 0)
-	other := newItem("d", "1", "Library trustees weigh noise limits", t0)
-	other.StoryKeys = []string{"k3", "k4"}
-	mustSave(t, s, update("d", t0.Add(3*time.Minute), other))
+	save("d", 3, "Library trustees weigh noise limits", "k3", "k4")
 	// Three recent keys moved to the middle, which then held six: all
 	// moved on into story_keys.
 	tables("after the second merge", 0, 0, 6)
-	// Found once merged.
-	last := newItem("e", "1", title, t0)
-	last.StoryKeys = []string{"k1"}
-	if res := mustSave(t, s, update("e", t0.Add(4*time.Minute), last)); res.Duplicate != 1 {
-		t.Fatalf("duplicate of a merged key: %s, want 1 duplicate", counts(res))
-	}
-	if got := mustItem(t, s, last.ID).StoryID; got != first.ID {
-		t.Errorf("story of e = %q, want %q", got, first.ID)
-	}
-	more := newItem("f", "1", "Council delays vote on bus routes", t0)
-	more.StoryKeys = []string{"k5", "k6"}
-	mustSave(t, s, update("f", t0.Add(5*time.Minute), more))
+	e, res := save("e", 4, title, "k1")
+	joins(e, res, "merged")
+	save("f", 5, "Council delays vote on bus routes", "k5", "k6")
 	// k1 of e and k5, k6 of f moved to the middle, which holds fewer than
 	// five: they stay there.
 	tables("after the third merge", 0, 3, 6)
-	extra := newItem("g", "1", "Ferry fares rise in spring", t0)
-	extra.StoryKeys = []string{"k7"}
-	mustSave(t, s, update("g", t0.Add(6*time.Minute), extra))
+	save("g", 6, "Ferry fares rise in spring", "k7")
 	tables("after g", 1, 3, 6)
 	// Stale keys go from all three tables.
-	res, err := s.Prune(ctx, PrunePolicy{DedupWindow: 48 * time.Hour, Now: t0.Add(73 * time.Hour)})
+	pruned, err := s.Prune(ctx, PrunePolicy{DedupWindow: 48 * time.Hour, Now: t0.Add(73 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.StoryKeys != 10 || count("all_story_keys") != 0 {
-		t.Errorf("prune dropped %d keys, %d left; want 10, 0", res.StoryKeys, count("all_story_keys"))
+	if pruned.StoryKeys != 10 || count("all_story_keys") != 0 {
+		t.Errorf("prune dropped %d keys, %d left; want 10, 0", pruned.StoryKeys, count("all_story_keys"))
 	}
 }

@@ -228,10 +228,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 // readWriterState reads what the writer keeps count of between commits:
-// the keys waiting in recent_story_keys and mid_story_keys, the items waiting for the search
-// index, and the writer connection's first data version, so that other
-// processes' commits after it are seen at the next write (keyfilter.go
-// needs every one).
+// the keys waiting in recent_story_keys and mid_story_keys, the items
+// waiting for the search index, and the writer connection's first data
+// version, so that other processes' commits after it are seen at the
+// next write (keyfilter.go needs every one).
 func (s *Store) readWriterState(ctx context.Context) error {
 	if err := s.countKeys(ctx); err != nil {
 		return err

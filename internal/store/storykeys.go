@@ -41,17 +41,21 @@ func mergeKeysSQL(from, to string) string {
 
 // mergeStoryKeys moves every key of the table from into the table to
 // within tx, and returns how many it inserted.
-func mergeStoryKeys(ctx context.Context, tx sqlTx, from, to string) (int64, error) {
+func mergeStoryKeys(ctx context.Context, tx sqlTx, from, to string) (n int64, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("merge story keys of %s into %s: %w", from, to, err)
+		}
+	}()
 	r, err := tx.ExecContext(ctx, mergeKeysSQL(from, to))
 	if err != nil {
-		return 0, fmt.Errorf("merge story keys of %s into %s: %w", from, to, err)
+		return 0, err
 	}
-	n, err := r.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("merge story keys of %s into %s: %w", from, to, err)
+	if n, err = r.RowsAffected(); err != nil {
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM "+from); err != nil {
-		return 0, fmt.Errorf("merge story keys of %s into %s: %w", from, to, err)
+		return 0, err
 	}
 	return n, nil
 }
