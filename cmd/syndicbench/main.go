@@ -62,8 +62,8 @@ runs it three times, the systems taking turns, and compares each system's
 fastest round.
 
 With -cpuprofile, it instead runs syndic's fetch in this process (the same
-code as the binary) for a first ingest and a churn poll, writes CPU profiles
-and prints their top functions.
+code as the binary; the farm runs in a child process) for a first ingest and
+a churn poll, writes CPU profiles and prints their top functions.
 
 Examples:
   go run ./cmd/syndicbench -n 500 -m 50
@@ -120,14 +120,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	opts.Dir = dir
 	opts.Progress = stderr
-	if cpuprofile != "" {
-		return profile(ctx, opts, cpuprofile, stdout, stderr)
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
 	opts.Self = self
+	if cpuprofile != "" {
+		return profile(ctx, opts, cpuprofile, stdout, stderr)
+	}
 	rep, runErr := bench.Run(ctx, opts)
 	if rep == nil {
 		return runErr

@@ -227,3 +227,58 @@ func TestRefHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestFarmChild runs the farm in a child process as the profiler does:
+// the configuration it writes points at it, Advance changes its documents
+// and Stop ends it.
+func TestFarmChild(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	cfg, db := filepath.Join(dir, "farm.toml"), filepath.Join(dir, "farm.db")
+	farm, err := StartFarmChild(ctx, self, Options{Sources: 4, Items: 3, Seed: 7, Churn: 2}, cfg, db, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer farm.Stop() //nolint:errcheck // checked below; a second call is a no-op
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(text), "[[source]]"); n != 4 {
+		t.Errorf("configuration has %d sources, want 4:\n%s", n, text)
+	}
+	if !strings.Contains(string(text), farm.base+"/s/3") || !strings.Contains(string(text), db) {
+		t.Errorf("configuration does not point at %s and %s:\n%s", farm.base, db, text)
+	}
+	etag := func() string {
+		t.Helper()
+		resp, err := http.Get(farm.base + "/s/0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /s/0: %s", resp.Status)
+		}
+		return resp.Header.Get("ETag")
+	}
+	before := etag()
+	if err := farm.Advance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := etag(); after == before {
+		t.Errorf("ETag %s unchanged after Advance", after)
+	}
+	if err := farm.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if resp, err := http.Get(farm.base + "/s/0"); err == nil {
+		resp.Body.Close()
+		t.Errorf("farm still answers after Stop: %s", resp.Status)
+	}
+}

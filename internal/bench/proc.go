@@ -22,8 +22,9 @@ import (
 
 // ChildEnv is the environment variable that makes the harness's own
 // executable (cmd/syndicbench, or a test binary) run a child mode instead:
-// "raw" for a RawPass, "ref" for the reference HTTP server. Its main must
-// hand over to ChildMain when it is set.
+// "raw" for a RawPass, "ref" for the reference HTTP server, "farm" for a
+// feed farm (StartFarmChild). Its main must hand over to ChildMain when it
+// is set.
 const ChildEnv = "SYNDICBENCH_CHILD"
 
 // ProcStats are what the operating system says a finished child cost.
@@ -127,6 +128,8 @@ func ChildMain(ctx context.Context, mode string, args []string, stdout, stderr i
 		err = rawChild(ctx, args, stdout)
 	case "ref":
 		err = refChild(ctx, args, stdout)
+	case "farm":
+		err = farmChild(ctx, args, stdout)
 	default:
 		err = fmt.Errorf("unknown child mode %q", mode)
 	}

@@ -43,6 +43,9 @@ type ConfigOptions struct {
 	// Serve adds the settings `syndic serve` needs: a free port, and
 	// every source fetched at once rather than spread over a minute.
 	Serve bool
+	// FarmURL is the farm's base URL when it serves through a server of
+	// its caller's rather than Start; empty for a started farm.
+	FarmURL string
 }
 
 // WriteSyndicConfig writes a syndic configuration for farm to path.
@@ -50,6 +53,7 @@ func WriteSyndicConfig(farm *feedfarm.Farm, path string, opts ConfigOptions) err
 	var b bytes.Buffer
 	co := feedfarm.ConfigOptions{
 		StoragePath: opts.DBPath,
+		FarmURL:     opts.FarmURL,
 		Listen:      "127.0.0.1:0",
 		Concurrency: opts.Workers,
 		// The farm is one host (127.0.0.1): real-world politeness (2 per
