@@ -196,35 +196,31 @@ func words(s string) []string {
 // before the first word of s adds a space when dst is longer than start.
 func appendNormalized(dst []byte, s string, start int) []byte {
 	space := false
+	// ASCII, the bulk of any text, is written a byte at a time into room
+	// made once: its normal form is never longer than itself, a space
+	// standing for the separator before it. Other runes go through append.
+	n := len(dst)
+	dst = slices.Grow(dst, len(s))
+	buf := dst[:cap(dst)]
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			// Runs of ASCII letters and digits are the bulk of any text.
-			switch w := asciiWord[c]; w {
-			case 0:
-				space = len(dst) > start
-				i++
-			case apostrophe:
-				i++
-			default:
+			i++
+			switch w := asciiWord[c]; {
+			case w > apostrophe:
 				if space {
-					dst = append(dst, ' ')
+					buf[n] = ' '
+					n++
 					space = false
 				}
-				// The lower-case letters and digits that follow are
-				// their own normal form: copy them in one go.
-				j := i + 1
-				for j < len(s) {
-					if b := s[j]; b >= utf8.RuneSelf || asciiWord[b] != b || b <= apostrophe {
-						break
-					}
-					j++
-				}
-				dst = append(append(dst, w), s[i+1:j]...)
-				i = j
+				buf[n] = w
+				n++
+			case w == 0:
+				space = n > start
 			}
 			continue
 		}
+		dst = buf[:n]
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch {
@@ -239,8 +235,13 @@ func appendNormalized(dst []byte, s string, start int) []byte {
 		default:
 			space = len(dst) > start
 		}
+		// A rune's lower case may be longer than the rune: make room for
+		// the rest of s again.
+		n = len(dst)
+		dst = slices.Grow(dst, len(s)-i)
+		buf = dst[:cap(dst)]
 	}
-	return dst
+	return buf[:n]
 }
 
 // normalizeText is the text form that ContentHash covers: URLs inside the

@@ -34,6 +34,9 @@ func equivalenceInputs(tb testing.TB) []string {
 		"one two three four five", "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone twentytwo",
 		"the the the the the the", "a a b b a a", "word " + strings.Repeat("x", 300),
 		strings.Repeat("ab ", 40), climateText, climateTextOther, quakeText, recipeText,
+		// Lower case longer than the rune (2 bytes to 3): appendNormalized
+		// must make room again after each.
+		strings.Repeat("ȺȾ", 50), "x " + strings.Repeat("Ⱥ-Ⱦ ", 40) + strings.Repeat("y", 20),
 	}
 	for _, p := range sameStoryPairs {
 		in = append(in, p.a.Title, p.a.Text, p.b.Title, p.b.Text)
