@@ -2,7 +2,9 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"html"
+	"math/bits"
 	"net/url"
 	"strings"
 	"sync"
@@ -412,8 +414,42 @@ func collapseBytes(b []byte) string {
 
 // keptRunEnd returns the end of the run of kept ASCII bytes that goes on
 // at b[i], single spaces between them included: the first byte at or
-// after i that collapseBytes does not keep as it is.
+// after i that collapseBytes does not keep as it is. b[i-1] is kept.
+//
+// Kept bytes are exactly 0x21-0x7E (keptASCII), so eight bytes at a time
+// are tested as one word: the run stops at a byte outside 0x20-0x7E, at
+// the first of two spaces, or, for a space before a stop, at that space.
 func keptRunEnd(b []byte, i int) int {
+	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	for i+8 <= len(b) {
+		v := binary.LittleEndian.Uint64(b[i:])
+		l := v & low7
+		// Per byte, without carries between bytes: high bit set, low
+		// seven bits below 0x20, or all seven set (0x7F).
+		bad := (v | ^(l + 0x6060606060606060) | (l + ones)) & highs
+		x := (v ^ 0x2020202020202020) & low7
+		sp := ^((x + low7) | v | low7) // 0x80 in every byte that is a space
+		stop := bad | sp&(sp>>8)
+		if stop == 0 {
+			if sp>>56 != 0 {
+				// A space last: what follows decides, in the next word.
+				i += 7
+				continue
+			}
+			i += 8
+			continue
+		}
+		k := i + bits.TrailingZeros64(stop)/8
+		if k > i && b[k-1] == ' ' && bad&(0x80<<(8*(k-i))) != 0 {
+			return k - 1
+		}
+		return k
+	}
+	return keptRunEndBytewise(b, i)
+}
+
+// keptRunEndBytewise is keptRunEnd a byte at a time, for the last bytes.
+func keptRunEndBytewise(b []byte, i int) int {
 	for i < len(b) {
 		c := b[i]
 		if keptASCII[c] {

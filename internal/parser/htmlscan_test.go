@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -252,5 +253,32 @@ func BenchmarkCollapseBytes(b *testing.B) {
 	for b.Loop() {
 		copy(buf, s)
 		collapseBytes(buf)
+	}
+}
+
+// TestKeptRunEnd compares the eight-bytes-at-a-time keptRunEnd with the
+// bytewise loop on random text over the bytes that decide a run's end:
+// kept ASCII at both ends of the range, spaces, other white space,
+// controls, DEL and bytes of UTF-8.
+func TestKeptRunEnd(t *testing.T) {
+	alphabet := []byte("a~! \n\t\x00\x1f\x7f\x80\xc3\xff")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		b := make([]byte, 1+rng.IntN(40))
+		for j := range b {
+			// Mostly kept bytes and spaces, as in text.
+			switch r := rng.IntN(10); {
+			case r < 5:
+				b[j] = 'a'
+			case r < 7:
+				b[j] = ' '
+			default:
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		b[0] = 'x' // keptRunEnd's caller has seen a kept byte
+		if got, want := keptRunEnd(b, 1), keptRunEndBytewise(b, 1); got != want {
+			t.Fatalf("keptRunEnd(%q, 1) = %d, bytewise %d", b, got, want)
+		}
 	}
 }
