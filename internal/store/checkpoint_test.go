@@ -9,8 +9,36 @@ import (
 	"time"
 )
 
+func TestCheckpointInterval(t *testing.T) {
+	for _, tt := range []struct{ pages, want int64 }{
+		{0, checkpointPages},
+		{walSafetyMinPages, checkpointPages},
+		{16000, 2000},
+		{walSafetyMaxPages, 4 * checkpointPages},
+		{1 << 30, 4 * checkpointPages},
+	} {
+		if got := checkpointInterval(tt.pages); got != tt.want {
+			t.Errorf("checkpointInterval(%d) = %d, want %d", tt.pages, got, tt.want)
+		}
+	}
+	c := &checkpointer{}
+	c.resize(40000)
+	if got := c.every.Load(); got != 4*checkpointPages {
+		t.Errorf("after resize(40000) every = %d, want %d", got, 4*checkpointPages)
+	}
+	fixed := &checkpointer{fixed: true}
+	fixed.every.Store(7)
+	fixed.resize(40000)
+	if got := fixed.every.Load(); got != 7 {
+		t.Errorf("a test's interval became %d after resize, want 7", got)
+	}
+	var none *checkpointer
+	none.resize(40000) // read-only stores have no checkpointer
+}
+
 func TestCheckpointerWakesEveryNPages(t *testing.T) {
-	c := &checkpointer{every: 10, wake: make(chan struct{}, 1)}
+	c := &checkpointer{wake: make(chan struct{}, 1)}
+	c.every.Store(10)
 	woken := func() bool {
 		select {
 		case <-c.wake:

@@ -273,9 +273,10 @@ func writerCacheBytes(dbBytes int64) int64 {
 	return min(max(c, writerCacheMin), writerCacheMax)
 }
 
-// sizeWriter sets the writer's page cache (writerCacheBytes) and its
-// autocheckpoint (walSafetyPages) for the database's size now, where the
-// connection's differ. Only the batcher and Open call it.
+// sizeWriter sets the writer's page cache (writerCacheBytes), its
+// autocheckpoint (walSafetyPages) and the checkpointer's interval
+// (checkpointInterval) for the database's size now. Only the batcher and
+// Open call it.
 func (s *Store) sizeWriter(ctx context.Context) error {
 	var pages, size, cacheKiB, autoPages int64
 	err := s.writer.QueryRowContext(ctx, "SELECT page_count, page_count * page_size, -cache_size FROM pragma_page_count(), pragma_page_size(), pragma_cache_size()").Scan(&pages, &size, &cacheKiB)
@@ -290,6 +291,7 @@ func (s *Store) sizeWriter(ctx context.Context) error {
 			return fmt.Errorf("set writer page cache to %d KiB: %w", want, err)
 		}
 	}
+	s.ckpt.resize(pages)
 	if want := walSafetyPages(pages); want != autoPages {
 		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", want)); err != nil {
 			return fmt.Errorf("set writer autocheckpoint to %d pages: %w", want, err)
@@ -344,8 +346,8 @@ func dsn(path string, kind int) string {
 		// of the moments when every fetch waited for it). The checkpointer
 		// truncates the file once writes pause instead (checkpoint.go).
 		// The checkpointer copies the WAL back every checkpointPages
-		// pages; the writer only does when it falls far behind, at a
-		// point that grows with the database (sizeWriter).
+		// pages or more; the writer only does when it falls far behind,
+		// at a point that grows with the database (sizeWriter).
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyMinPages))
 		q.Set("_txlock", "immediate")
 		// temp_store(MEMORY) was measured and left out: at a first ingest
