@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"time"
 
 	"github.com/syndic-dev/syndic/internal/feedfarm"
 )
@@ -111,26 +109,10 @@ func farmChild(ctx context.Context, args []string, stdout io.Writer) error {
 		farm.Prerender()
 		fmt.Fprintf(w, "{\"generation\":%d}\n", farm.Generation())
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()
 	if err := WriteSyndicConfig(farm, *cfg, ConfigOptions{DBPath: *db, Workers: max(*workers, 1), FarmURL: base}); err != nil {
 		ln.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		// The parent closes our stdin to stop us, even if it dies.
-		io.Copy(io.Discard, os.Stdin) //nolint:errcheck // any end means stop
-		cancel()
-	}()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return serveChild(ctx, ln, mux, stdout)
 }

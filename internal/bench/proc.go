@@ -183,7 +183,13 @@ func refChild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: RefHandler(body, *ctype, *etag), ReadHeaderTimeout: 10 * time.Second}
+	return serveChild(ctx, ln, RefHandler(body, *ctype, *etag), stdout)
+}
+
+// serveChild prints a child server's address on stdout, for startServer,
+// and serves h on ln until stdin closes or ctx ends.
+func serveChild(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -196,10 +196,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			s.writer.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
-		if err := s.sizeWriter(ctx); err != nil {
-			s.writer.Close()
-			return nil, fmt.Errorf("open database %q: %w", path, err)
-		}
 	}
 	s.reader, err = sql.Open("sqlite", dsn(abs, connReader))
 	if err != nil {
@@ -212,6 +208,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.prepareSlots = make(chan struct{}, prepareReaders)
 	if s.writer != nil {
 		if err := s.startCheckpointer(opts); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open database %q: %w", path, err)
+		}
+		// After the checkpointer, so that a large database starts with
+		// its interval (checkpointInterval), not checkpointPages.
+		if err := s.sizeWriter(ctx); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("open database %q: %w", path, err)
 		}
