@@ -28,7 +28,9 @@ package dedup
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -213,8 +215,13 @@ func appendNormalized(dst []byte, s string, start int) []byte {
 					n++
 					space = false
 				}
-				buf[n] = w
-				n++
+				// Prose is mostly runs of letters and digits with
+				// single spaces between words, whose normal form is
+				// their lower case: find the run's end eight bytes at a
+				// time and lower it the same way.
+				j := wordRunEnd(s, i)
+				n = appendLower(buf, n, s[i-1:j])
+				i = j
 			case w == 0:
 				space = n > start
 			}
@@ -242,6 +249,95 @@ func appendNormalized(dst []byte, s string, start int) []byte {
 		buf = dst[:cap(dst)]
 	}
 	return buf[:n]
+}
+
+// SWAR constants: a byte's worth repeated in every byte of a uint64.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+	low7  = 0x7f7f7f7f7f7f7f7f
+)
+
+// inRange returns 0x80 in every byte of x (each below 0x80) that lies in
+// [lo, hi], and 0 in the others. No sum carries into the next byte.
+func inRange(x uint64, lo, hi byte) uint64 {
+	return (x + (0x80-uint64(lo))*ones) &^ (x + (0x7f-uint64(hi))*ones) & highs
+}
+
+// load64 reads s[i:i+8] as a little-endian uint64.
+func load64(s string, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// wordRunEnd returns the end of the run that starts before i with an
+// ASCII letter or digit and goes on with ASCII letters, digits and single
+// spaces each followed by a letter or digit: the text whose normal form
+// (appendNormalized) is its lower case. It tests eight bytes at a time.
+func wordRunEnd(s string, i int) int {
+	for i+8 <= len(s) {
+		v := load64(s, i)
+		x := v & low7
+		word := inRange(x|0x2020202020202020, 'a', 'z') | inRange(x, '0', '9')
+		sp := inRange(x, ' ', ' ')
+		bad := (v | ^(word | sp)) & highs
+		stop := bad | sp&(sp>>8)
+		if stop == 0 {
+			if sp>>56 != 0 {
+				// A space last: what follows decides, in the next word.
+				i += 7
+				continue
+			}
+			i += 8
+			continue
+		}
+		k := i + bits.TrailingZeros64(stop)/8
+		if k > i && s[k-1] == ' ' && bad&(0x80<<(8*(k-i))) != 0 {
+			return k - 1
+		}
+		return k
+	}
+	return wordRunEndBytewise(s, i)
+}
+
+// wordRunEndBytewise is wordRunEnd a byte at a time, for the last bytes.
+func wordRunEndBytewise(s string, i int) int {
+	for i < len(s) {
+		if isASCIIWord(s[i]) {
+			i++
+			continue
+		}
+		if s[i] == ' ' && i+1 < len(s) && isASCIIWord(s[i+1]) {
+			i += 2
+			continue
+		}
+		break
+	}
+	return i
+}
+
+// isASCIIWord reports whether c is an ASCII letter or digit.
+func isASCIIWord(c byte) bool {
+	return c < utf8.RuneSelf && asciiWord[c] > apostrophe
+}
+
+// appendLower writes the lower case of run, ASCII letters, digits and
+// spaces, to buf at n and returns the new end. buf has room for run.
+func appendLower(buf []byte, n int, run string) int {
+	k := 0
+	for ; k+8 <= len(run); k += 8 {
+		v := load64(run, k)
+		binary.LittleEndian.PutUint64(buf[n+k:], v|inRange(v, 'A', 'Z')>>2)
+	}
+	for ; k < len(run); k++ {
+		c := run[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n+k] = c
+	}
+	return n + len(run)
 }
 
 // normalizeText is the text form that ContentHash covers: URLs inside the

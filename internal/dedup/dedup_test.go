@@ -440,3 +440,49 @@ func BenchmarkFingerprint(b *testing.B) {
 		Fingerprint(title, text, cu)
 	}
 }
+
+// TestWordRunEnd compares the eight-bytes-at-a-time run search with the
+// bytewise loop, and appendLower with strings.ToLower, on random texts of
+// the bytes that decide a run's end.
+func TestWordRunEnd(t *testing.T) {
+	alphabet := []byte("aZ09 '.,-\n\t\x00\x1f\x7f\x80\xc3\xff@[`{/:")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		b := make([]byte, 1+rng.IntN(40))
+		for j := range b {
+			// Mostly letters and spaces, as in prose.
+			switch r := rng.IntN(10); {
+			case r < 4:
+				b[j] = 'a' + byte(rng.IntN(26))
+			case r < 5:
+				b[j] = 'A' + byte(rng.IntN(26))
+			case r < 7:
+				b[j] = ' '
+			default:
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		b[0] = 'x' // wordRunEnd's caller has seen a letter
+		s := string(b)
+		got, want := wordRunEnd(s, 1), wordRunEndBytewise(s, 1)
+		if got != want {
+			t.Fatalf("wordRunEnd(%q, 1) = %d, bytewise %d", s, got, want)
+		}
+		run := s[:got]
+		buf := make([]byte, len(run))
+		if n := appendLower(buf, 0, run); string(buf[:n]) != strings.ToLower(run) {
+			t.Fatalf("appendLower(%q) = %q", run, buf[:n])
+		}
+	}
+}
+
+// BenchmarkNormalizeText measures the normalization of article text, the
+// bulk of ContentHash's work.
+func BenchmarkNormalizeText(b *testing.B) {
+	text := strings.Repeat(climateText+" ", 4)
+	buf := make([]byte, 0, len(text))
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		buf = appendNormalizedText(buf[:0], text)
+	}
+}
