@@ -30,12 +30,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"math/bits"
 	"slices"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/syndic-dev/syndic/internal/swar"
 )
 
 // Tuning of SameStory; see the package comment.
@@ -251,19 +252,6 @@ func appendNormalized(dst []byte, s string, start int) []byte {
 	return buf[:n]
 }
 
-// SWAR constants: a byte's worth repeated in every byte of a uint64.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-	low7  = 0x7f7f7f7f7f7f7f7f
-)
-
-// inRange returns 0x80 in every byte of x (each below 0x80) that lies in
-// [lo, hi], and 0 in the others. No sum carries into the next byte.
-func inRange(x uint64, lo, hi byte) uint64 {
-	return (x + (0x80-uint64(lo))*ones) &^ (x + (0x7f-uint64(hi))*ones) & highs
-}
-
 // load64 reads s[i:i+8] as a little-endian uint64.
 func load64(s string, i int) uint64 {
 	b := s[i : i+8]
@@ -278,25 +266,14 @@ func load64(s string, i int) uint64 {
 func wordRunEnd(s string, i int) int {
 	for i+8 <= len(s) {
 		v := load64(s, i)
-		x := v & low7
-		word := inRange(x|0x2020202020202020, 'a', 'z') | inRange(x, '0', '9')
-		sp := inRange(x, ' ', ' ')
-		bad := (v | ^(word | sp)) & highs
-		stop := bad | sp&(sp>>8)
-		if stop == 0 {
-			if sp>>56 != 0 {
-				// A space last: what follows decides, in the next word.
-				i += 7
-				continue
-			}
-			i += 8
-			continue
+		x := v & swar.Low7
+		word := swar.InRange(x|0x2020202020202020, 'a', 'z') | swar.InRange(x, '0', '9')
+		sp := swar.InRange(x, ' ', ' ')
+		bad := (v | ^(word | sp)) & swar.Highs
+		if stop := swar.Stops(bad, sp); stop != 0 {
+			return i + swar.RunEnd(sp, stop)
 		}
-		k := i + bits.TrailingZeros64(stop)/8
-		if k > i && s[k-1] == ' ' && bad&(0x80<<(8*(k-i))) != 0 {
-			return k - 1
-		}
-		return k
+		i += swar.Advance(sp)
 	}
 	return wordRunEndBytewise(s, i)
 }
@@ -328,7 +305,7 @@ func appendLower(buf []byte, n int, run string) int {
 	k := 0
 	for ; k+8 <= len(run); k += 8 {
 		v := load64(run, k)
-		binary.LittleEndian.PutUint64(buf[n+k:], v|inRange(v, 'A', 'Z')>>2)
+		binary.LittleEndian.PutUint64(buf[n+k:], v|swar.InRange(v, 'A', 'Z')>>2)
 	}
 	for ; k < len(run); k++ {
 		c := run[k]

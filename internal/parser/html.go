@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"html"
-	"math/bits"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 
 	xhtml "golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/syndic-dev/syndic/internal/swar"
 )
 
 // Length bounds for derived text.
@@ -420,30 +421,18 @@ func collapseBytes(b []byte) string {
 // are tested as one word: the run stops at a byte outside 0x20-0x7E, at
 // the first of two spaces, or, for a space before a stop, at that space.
 func keptRunEnd(b []byte, i int) int {
-	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	for i+8 <= len(b) {
 		v := binary.LittleEndian.Uint64(b[i:])
-		l := v & low7
+		l := v & swar.Low7
 		// Per byte, without carries between bytes: high bit set, low
 		// seven bits below 0x20, or all seven set (0x7F).
-		bad := (v | ^(l + 0x6060606060606060) | (l + ones)) & highs
-		x := (v ^ 0x2020202020202020) & low7
-		sp := ^((x + low7) | v | low7) // 0x80 in every byte that is a space
-		stop := bad | sp&(sp>>8)
-		if stop == 0 {
-			if sp>>56 != 0 {
-				// A space last: what follows decides, in the next word.
-				i += 7
-				continue
-			}
-			i += 8
-			continue
+		bad := (v | ^(l + 0x6060606060606060) | (l + swar.Ones)) & swar.Highs
+		x := (v ^ 0x2020202020202020) & swar.Low7
+		sp := ^((x + swar.Low7) | v | swar.Low7) // 0x80 in every byte that is a space
+		if stop := swar.Stops(bad, sp); stop != 0 {
+			return i + swar.RunEnd(sp, stop)
 		}
-		k := i + bits.TrailingZeros64(stop)/8
-		if k > i && b[k-1] == ' ' && bad&(0x80<<(8*(k-i))) != 0 {
-			return k - 1
-		}
-		return k
+		i += swar.Advance(sp)
 	}
 	return keptRunEndBytewise(b, i)
 }
