@@ -479,7 +479,7 @@ func (r *Report) publishing(ctx context.Context) error {
 		refETag = `"ref"`
 		r.Notes = append(r.Notes, "syndic sent no ETag: its If-None-Match rows are omitted")
 	}
-	ref, err := startServer(ctx, []string{ChildEnv + "=ref"}, true, refAddr, nil, r.Opts.Self,
+	ref, err := startServer(ctx, []string{ChildEnv + "=ref"}, true, childAddr, nil, r.Opts.Self,
 		"-file", bodyFile, "-type", ctype, "-etag", refETag)
 	if err != nil {
 		return err

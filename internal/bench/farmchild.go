@@ -41,7 +41,7 @@ func StartFarmChild(ctx context.Context, self string, opts Options, cfgPath, dbP
 	if opts.Gzip {
 		args = append(args, "-gzip")
 	}
-	srv, err := startServer(ctx, []string{ChildEnv + "=farm"}, true, refAddr, nil, self, args...)
+	srv, err := startServer(ctx, []string{ChildEnv + "=farm"}, true, childAddr, nil, self, args...)
 	if err != nil {
 		return nil, fmt.Errorf("start feed farm child: %w", err)
 	}

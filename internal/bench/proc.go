@@ -346,7 +346,8 @@ func syndicAddr(line string) string {
 	return ""
 }
 
-func refAddr(line string) string {
+// childAddr reads the address a child server printed (serveChild).
+func childAddr(line string) string {
 	a, _ := strings.CutPrefix(line, "listening ")
 	return a
 }
