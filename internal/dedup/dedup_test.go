@@ -445,7 +445,7 @@ func BenchmarkFingerprint(b *testing.B) {
 // bytewise loop, and appendLower with strings.ToLower, on random texts of
 // the bytes that decide a run's end.
 func TestWordRunEnd(t *testing.T) {
-	alphabet := []byte("aZ09 '.,-\n\t\x00\x1f\x7f\x80\xc3\xff@[`{/:")
+	alphabet := []byte("aZ09 '.,-\n\t\x00\x1f\x7f\x80\xc3\xff@[`{/:\xa0\xe1\xb0") // the last three: space, a and 0 with the high bit
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200000 {
 		b := make([]byte, 1+rng.IntN(40))

@@ -1,8 +1,8 @@
 // Package swar holds the arithmetic that tests eight bytes of text at a
 // time in one uint64 (SIMD within a register), shared by the text loops
 // of the parser and of dedup. Each caller classifies the bytes its own way
-// into masks holding 0x80 in the bytes of a class; RunLength turns two
-// such masks into the length of a run.
+// into masks holding 0x80 in the bytes of a class; Stops, RunEnd and
+// Advance turn two such masks into the length of a run.
 package swar
 
 import "math/bits"
@@ -22,7 +22,7 @@ func InRange(x uint64, lo, hi byte) uint64 {
 
 // Runs of kept bytes with single spaces between them are measured eight
 // bytes at a time from two masks: bad marks the bytes that end a run, sp
-// the spaces (none of them bad). A run stops at a bad byte, at the first
+// the spaces (a byte marked in both counts as bad). A run stops at a bad byte, at the first
 // of two spaces, or, for a space before a bad byte, at that space; a
 // space last in the eight bytes is left to the next eight to decide. The
 // loop over the eight-byte words stays in the caller, where the common
