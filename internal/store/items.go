@@ -74,7 +74,7 @@ func scanItem(sc interface{ Scan(...any) error }) (model.Item, error) {
 	if err != nil {
 		return it, err
 	}
-	if it.ContentHTML, err = unpackHTML(html, compressed); err != nil {
+	if it.Summary, it.ContentHTML, err = unpackItem(it.Summary, html, compressed); err != nil {
 		return it, fmt.Errorf("item %q: %w", it.ID, err)
 	}
 	it.GUIDIsLink = guidIsLink != 0

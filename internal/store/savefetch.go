@@ -74,7 +74,7 @@ func (s *Store) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveR
 // stored form of their story keys. It is a cache: what it lacks, the
 // writer computes.
 type prepared struct {
-	html      map[string]any // by item id
+	html      map[string][]byte // packItem's, by item id
 	keyHashes map[string]int64
 
 	// The story candidates of the items the snapshot did not hold, by
@@ -183,19 +183,18 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	p.judge(u, candItems)
 	// Outside the read transaction, which holds one of a few reader
 	// connections.
-	p.html = make(map[string]any, len(u.Items))
+	p.html = make(map[string][]byte, len(u.Items))
 	for i := range u.Items {
 		it := &u.Items[i]
 		if p.unchanged[it.ID] {
 			continue
 		}
-		if html, err := packHTML(it.ContentHTML); err == nil {
-			p.html[it.ID] = html
-			// The writer takes the compressed form from p.html; the text
-			// would only keep some 100 KB a fetch alive until its commit
-			// (5 MB of peak RSS at 500x50).
-			it.ContentHTML = ""
-		}
+		p.html[it.ID] = packItem(it.Summary, it.ContentHTML)
+		// The writer takes the compressed form from p.html; the text
+		// would only keep some 100 KB a fetch alive until its commit
+		// (5 MB of peak RSS at 500x50). The summary stays: SameStory
+		// reads it.
+		it.ContentHTML = ""
 		for _, k := range it.StoryKeys {
 			if _, ok := p.keyHashes[k]; !ok && k != "" {
 				p.keyHashes[k] = storyKeyHash(k)
@@ -212,6 +211,7 @@ const candidateColumns = `
 	i.source_id,
 	i.title,
 	i.summary,
+	CASE WHEN typeof(i.content_html) = 'blob' AND substr(i.content_html, 1, 1) = x'ff' THEN i.content_html END, -- packedBodyColumn
 	coalesce(i.canonical_url, i.link, i.guid, substr(i.key, 6)),
 	i.first_seen,
 	coalesce(i.story_id, i.id)`
@@ -220,9 +220,18 @@ const candidateColumns = `
 func scanCandidate(row interface{ Scan(...any) error }, dest ...any) (*model.Item, error) {
 	var it model.Item
 	var firstSeen int64
-	dest = append(dest, &it.ID, &it.SourceID, &it.Title, &it.Summary, &it.CanonicalURL, &firstSeen, &it.StoryID)
+	var body []byte
+	dest = append(dest, &it.ID, &it.SourceID, &it.Title, &it.Summary, &body, &it.CanonicalURL, &firstSeen, &it.StoryID)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if body != nil {
+		summary, _, err := unpackItem(it.Summary, body, true)
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %w", it.ID, err)
+		}
+		// A copy, so that the candidate does not keep its HTML alive.
+		it.Summary = strings.Clone(summary)
 	}
 	it.FirstSeen = fromMS(firstSeen)
 	return &it, nil
@@ -452,14 +461,15 @@ func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candi
 	return cands, nil
 }
 
-// packed returns the stored form of it's HTML, prepared or computed now.
-func (p *prepared) packed(it *model.Item) (any, error) {
+// packed returns the stored form of it's summary and HTML, prepared or
+// computed now.
+func (p *prepared) packed(it *model.Item) []byte {
 	if p != nil {
 		if v, ok := p.html[it.ID]; ok {
-			return v, nil
+			return v
 		}
 	}
-	return packHTML(it.ContentHTML)
+	return packItem(it.Summary, it.ContentHTML)
 }
 
 // keyHash returns the stored form of a story key, prepared or computed now.
@@ -736,10 +746,7 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 	if p := ms(it.Published); p != 0 {
 		published = p
 	}
-	html, err := w.pre.packed(it)
-	if err != nil {
-		return err
-	}
+	html := w.pre.packed(it)
 	guid, link, canonical := compactURLs(it)
 	_, err = st.ExecContext(ctx,
 		guid,
@@ -749,7 +756,7 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 		it.Title,
 		it.Author,
 		html,
-		it.Summary,
+		"", // the summary is stored in html (packItem)
 		categories,
 		it.ContentHash,
 		published,
@@ -761,6 +768,9 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 	if err != nil {
 		return err
 	}
+	// The update trigger queued the item to be indexed for search again
+	// (migration 12); counting it lets the idle writer get to it.
+	w.keys.pending++
 	// The keys of the headline as it reads now, so that a later item of
 	// another source finds the story by an edited headline too; those of
 	// the first one stay until pruning.
@@ -844,10 +854,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		// Stable across fetches: the row keeps it.
 		published = w.now
 	}
-	html, err := w.pre.packed(it)
-	if err != nil {
-		return false, err
-	}
+	html := w.pre.packed(it)
 	guid, link, canonical := compactURLs(it)
 	r, err := st.ExecContext(ctx,
 		it.ID,
@@ -866,7 +873,7 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		it.Title,
 		it.Author,
 		categories,
-		it.Summary,
+		"", // the summary is stored in html (packItem)
 		html,
 		rawHashValue(it),
 	)

@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"sync"
 	"time"
+
+	"modernc.org/sqlite"
 )
 
 // New items reach the full-text index in bulk (migration 7): the writer
@@ -23,6 +27,25 @@ const (
 	searchBatch = 16384
 	searchIdle  = time.Second
 )
+
+// registerFunctions makes syndic_item_summary(summary, content_html), an
+// item's summary wherever it is stored (see packItem), known to the
+// connections Open makes from then on. Only indexPending calls it: no
+// trigger or view does, so the database stays usable from the sqlite3
+// shell, where it is not defined.
+var registerFunctions = sync.OnceValue(func() error {
+	return sqlite.RegisterDeterministicScalarFunction("syndic_item_summary", 2, itemSummaryFunc)
+})
+
+func itemSummaryFunc(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	summary, _ := args[0].(string)
+	raw, blob := args[1].([]byte)
+	if !isPackedItem(raw, blob) {
+		return summary, nil
+	}
+	summary, _, err := unpackItem(summary, raw, blob)
+	return summary, err
+}
 
 // indexPending indexes, within tx, the pending items with the limit
 // lowest rowids (all of them when limit < 0), and returns how many it
@@ -49,7 +72,7 @@ func indexPending(ctx context.Context, tx sqlTx, limit int64) (int64, error) {
 		SELECT
 			i.rowid,
 			i.title,
-			i.summary
+			syndic_item_summary(i.summary, i.content_html)
 		FROM search_pending AS p
 		JOIN items AS i ON i.rowid = p.item_rowid
 		WHERE p.item_rowid <= ?

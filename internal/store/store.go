@@ -169,6 +169,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), midMergeAt: cmp.Or(opts.midKeys, midKeys),
 		searchChunk: cmp.Or(opts.searchBatch, searchBatch), searchIdleAfter: cmp.Or(opts.searchIdle, searchIdle), searchIndexed: opts.searchIndexed}
+	if err := registerFunctions(); err != nil {
+		return nil, fmt.Errorf("open database %q: register functions: %w", path, err)
+	}
 	if err := configurePageCache(); err != nil {
 		log.Debug("page slots not used", "error", err)
 	}
@@ -560,11 +563,14 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 	return strings.Join(problems, "\n"), nil
 }
 
-// checkSearchIndex compares the full-text index against the items it was
-// built from. The check is spelled as an INSERT, so it needs the writer.
-// The items pending for the index (search.go) go in first, within a
-// transaction that is rolled back: checking writes nothing, so it works
-// on a full disk too.
+// checkSearchIndex runs the full-text index's own check and compares the
+// items it holds with the stored ones. The check is spelled as an INSERT,
+// so it needs the writer. The items pending for the index (search.go) go
+// in first, within a transaction that is rolled back: checking writes
+// nothing, so it works on a full disk too. Since migration 12 the index
+// keeps no link to the items' text (it is contentless), so FTS5 checks
+// its own structure and this check that every item, and nothing else,
+// has an entry; which words an entry holds is not compared.
 func (s *Store) checkSearchIndex(ctx context.Context) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -574,8 +580,23 @@ func (s *Store) checkSearchIndex(ctx context.Context) error {
 	if _, err := indexPending(ctx, tx, -1); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
-	return err
+	if _, err := tx.ExecContext(ctx, "INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 0)"); err != nil {
+		return err
+	}
+	var missing, extra int64
+	err = tx.QueryRowContext(ctx, `
+		SELECT
+			(SELECT count(*) FROM items AS i
+			 WHERE NOT EXISTS (SELECT 1 FROM items_fts_docsize WHERE id = i.rowid)),
+			(SELECT count(*) FROM items_fts_docsize AS d
+			 WHERE NOT EXISTS (SELECT 1 FROM items WHERE rowid = d.id))`).Scan(&missing, &extra)
+	switch {
+	case err != nil:
+		return err
+	case missing > 0 || extra > 0:
+		return fmt.Errorf("%d items have no entry and %d entries have no item", missing, extra)
+	}
+	return nil
 }
 
 // ms converts a time to the stored form: unix milliseconds UTC, 0 for the
