@@ -97,14 +97,51 @@ func unpackItem(summary string, raw []byte, blob bool) (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("decompress item body: %w", err)
 	}
-	size, k := binary.Uvarint(buf)
-	if k <= 0 || size > uint64(len(buf)-k) {
-		return "", "", errors.New("decompress item body: summary length out of range")
+	start, end, err := summaryBounds(buf)
+	if err != nil {
+		return "", "", err
 	}
 	// buf is this call's own and never written again.
 	body := unsafe.String(unsafe.SliceData(buf), len(buf))
-	end := k + int(size)
-	return body[k:end], body[end:], nil
+	return body[start:end], body[end:], nil
+}
+
+// unpackSummary is unpackItem's summary alone, for readers that leave the
+// HTML: it decompresses into a pooled buffer and copies out only the
+// summary.
+func unpackSummary(summary string, raw []byte, blob bool) (string, error) {
+	if !isPackedItem(raw, blob) {
+		return summary, nil
+	}
+	n, err := s2.DecodedLen(raw[1:])
+	if err != nil {
+		return "", fmt.Errorf("decompress item body: %w", err)
+	}
+	bufp := bodyBufs.Get().(*[]byte)
+	buf, err := s2.Decode(slices.Grow((*bufp)[:0], n)[:n], raw[1:])
+	if err == nil {
+		var start, end int
+		if start, end, err = summaryBounds(buf); err == nil {
+			summary = string(buf[start:end])
+		}
+	} else {
+		err = fmt.Errorf("decompress item body: %w", err)
+	}
+	if cap(buf) <= maxPooledBody {
+		*bufp = buf
+		bodyBufs.Put(bufp)
+	}
+	return summary, err
+}
+
+// summaryBounds finds the summary in a decompressed body: after its
+// length, a uvarint, and before the HTML.
+func summaryBounds(buf []byte) (start, end int, err error) {
+	size, k := binary.Uvarint(buf)
+	if k <= 0 || size > uint64(len(buf)-k) {
+		return 0, 0, errors.New("decompress item body: summary length out of range")
+	}
+	return k, k + int(size), nil
 }
 
 var flateReaders = sync.Pool{New: func() any {

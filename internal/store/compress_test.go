@@ -40,6 +40,9 @@ func TestPackItemRoundTrip(t *testing.T) {
 			if summary != tc.summary || html != tc.html {
 				t.Errorf("round trip gave summary %.40q and %d bytes of HTML, want %.40q and %d", summary, len(html), tc.summary, len(tc.html))
 			}
+			if got, err := unpackSummary("stale", b, true); err != nil || got != tc.summary {
+				t.Errorf("unpackSummary = %.40q, %v, want %.40q", got, err, tc.summary)
+			}
 		})
 	}
 	if long := packItem("", long); len(long) > 600 {
@@ -55,6 +58,9 @@ func TestUnpackItemCorrupt(t *testing.T) {
 		if _, _, err := unpackItem("", good[:n], true); err == nil {
 			t.Errorf("a BLOB cut to %d of %d bytes read without error", n, len(good))
 		}
+		if _, err := unpackSummary("", good[:n], true); err == nil && n > 1 {
+			t.Errorf("a BLOB cut to %d of %d bytes gave a summary without error", n, len(good))
+		}
 	}
 	// A valid S2 block whose length prefix claims more than it holds.
 	bad := packItem("", "")
@@ -62,6 +68,9 @@ func TestUnpackItemCorrupt(t *testing.T) {
 	bad[len(bad)-1] = 0x7f
 	if _, _, err := unpackItem("", bad, true); err == nil {
 		t.Error("a summary length past the end read without error")
+	}
+	if _, err := unpackSummary("", bad, true); err == nil {
+		t.Error("unpackSummary read a summary length past the end without error")
 	}
 }
 
@@ -156,6 +165,14 @@ func FuzzUnpackItem(f *testing.F) {
 	f.Add(append(bytes.Clone(zstdMagic), 0, 0, 0))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		summary, html, err := unpackItem("column", raw, true)
+		// An older form's summary is its column's, HTML unread.
+		only, errOnly := unpackSummary("column", raw, true)
+		if isPackedItem(raw, true) && ((err == nil) != (errOnly == nil) || only != summary && err == nil) {
+			t.Fatalf("unpackSummary = %q, %v; unpackItem's summary %q, %v", only, errOnly, summary, err)
+		}
+		if !isPackedItem(raw, true) && (only != "column" || errOnly != nil) {
+			t.Fatalf("unpackSummary of an older form = %q, %v", only, errOnly)
+		}
 		if err != nil {
 			return
 		}

@@ -226,12 +226,11 @@ func scanCandidate(row interface{ Scan(...any) error }, dest ...any) (*model.Ite
 		return nil, err
 	}
 	if body != nil {
-		summary, _, err := unpackItem(it.Summary, body, true)
+		summary, err := unpackSummary(it.Summary, body, true)
 		if err != nil {
 			return nil, fmt.Errorf("item %q: %w", it.ID, err)
 		}
-		// A copy, so that the candidate does not keep its HTML alive.
-		it.Summary = strings.Clone(summary)
+		it.Summary = summary
 	}
 	it.FirstSeen = fromMS(firstSeen)
 	return &it, nil

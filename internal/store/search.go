@@ -40,11 +40,7 @@ var registerFunctions = sync.OnceValue(func() error {
 func itemSummaryFunc(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 	summary, _ := args[0].(string)
 	raw, blob := args[1].([]byte)
-	if !isPackedItem(raw, blob) {
-		return summary, nil
-	}
-	summary, _, err := unpackItem(summary, raw, blob)
-	return summary, err
+	return unpackSummary(summary, raw, blob)
 }
 
 // indexPending indexes, within tx, the pending items with the limit

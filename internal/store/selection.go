@@ -272,12 +272,11 @@ func scanHead(rows *sql.Rows, text bool, shared map[string]bool, sources map[str
 		return h, err
 	}
 	if body != nil {
-		summary, _, err := unpackItem(h.Summary, body, true)
+		summary, err := unpackSummary(h.Summary, body, true)
 		if err != nil {
 			return h, fmt.Errorf("item %q: %w", h.ID, err)
 		}
-		// A copy, so that the head does not keep the item's HTML alive.
-		h.Summary = strings.Clone(summary)
+		h.Summary = summary
 	}
 	h.SourceID = sources[string(source)]
 	if h.SourceID == "" {
