@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/syndic-dev/syndic/internal/model"
 )
 
 // TestBloom adds enough hashes to grow the filter through several stages:
@@ -173,4 +176,39 @@ func BenchmarkBloomMayContain(b *testing.B) {
 		f.mayContain(i * 0x5851f42d4c957f2d)
 	}
 	b.ReportMetric(float64(len(*f.stages.Load())), "stages")
+}
+
+// TestKeyWants: a key hash remembers every distinct sketch of the new
+// items that carry it, a canonical-URL key lets every candidate through,
+// and a hash no new item carries lets none through.
+func TestKeyWants(t *testing.T) {
+	hash := func(k string) int64 { return int64(len(k)) }
+	same := func(candidate, item int64) bool { return candidate == item }
+	w := newKeyWants(3)
+	w.add(&model.Item{StoryKeys: []string{"p:aa", ""}, TitleSketch: 5}, hash)
+	w.add(&model.Item{StoryKeys: []string{"p:bb"}, TitleSketch: 7}, hash) // same hash, another sketch
+	w.add(&model.Item{StoryKeys: []string{"p:cc"}, TitleSketch: 7}, hash) // a sketch already there
+	w.add(&model.Item{StoryKeys: []string{"u:https://x"}, TitleSketch: 9}, hash)
+	if got := w[4]; got.first != 5 || !slices.Equal(got.more, []int64{7}) {
+		t.Errorf("sketches of hash 4 = %+v, want 5 then [7]", got)
+	}
+	for _, tc := range []struct {
+		hash, sketch int64
+		want         bool
+	}{
+		{4, 5, true},
+		{4, 7, true},
+		{4, 6, false},
+		{4, 0, true}, // a candidate without a sketch is always read
+		{11, 123, true},
+		{99, 5, false},
+	} {
+		if got := w.worth(tc.hash, tc.sketch, same); got != tc.want {
+			t.Errorf("worth(%d, %d) = %v, want %v", tc.hash, tc.sketch, got, tc.want)
+		}
+	}
+	w.keep([]int64{11})
+	if w.worth(4, 5, same) || !w.worth(11, 1, same) {
+		t.Error("keep did not drop hash 4 alone")
+	}
 }

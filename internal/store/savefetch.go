@@ -140,7 +140,7 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 		}
 		// The candidates of the items the snapshot does not hold.
 		var looked map[string]bool
-		want := make(keyWants)
+		want := newKeyWants(len(u.Items))
 		for i := range u.Items {
 			it := &u.Items[i]
 			if _, ok := known[it.ID]; ok {
@@ -278,7 +278,19 @@ func (p *prepared) judge(u *model.FetchUpdate, candItems map[int64]*model.Item) 
 // may be the same story as one of them (dedup.MaySameStory). A key of a
 // canonical URL ("u:") holds a 0, which lets every candidate through:
 // SameStory joins items of one URL whatever their titles.
-type keyWants map[int64][]int64
+type keyWants map[int64]keyWant
+
+// keyWant is the sketches of one key hash: nearly always one, so it is
+// kept in place, without a slice to allocate.
+type keyWant struct {
+	first int64
+	more  []int64
+}
+
+// newKeyWants sizes the map for items' keys: a headline has a few.
+func newKeyWants(items int) keyWants {
+	return make(keyWants, 6*items)
+}
 
 // add records the keys of it, hashed by hash.
 func (w keyWants) add(it *model.Item, hash func(string) int64) {
@@ -291,8 +303,13 @@ func (w keyWants) add(it *model.Item, hash func(string) int64) {
 			sketch = 0
 		}
 		h := hash(k)
-		if !slices.Contains(w[h], sketch) {
-			w[h] = append(w[h], sketch)
+		kw, ok := w[h]
+		switch {
+		case !ok:
+			w[h] = keyWant{first: sketch}
+		case kw.first != sketch && !slices.Contains(kw.more, sketch):
+			kw.more = append(kw.more, sketch)
+			w[h] = kw
 		}
 	}
 }
@@ -310,13 +327,20 @@ func (w keyWants) keep(hashes []int64) {
 	for _, h := range hashes {
 		keep[h] = true
 	}
-	maps.DeleteFunc(w, func(h int64, _ []int64) bool { return !keep[h] })
+	maps.DeleteFunc(w, func(h int64, _ keyWant) bool { return !keep[h] })
 }
 
 // worth reports whether a candidate of key hash h with title sketch
 // sketch may be the same story as one of the new items with that key.
 func (w keyWants) worth(h, sketch int64, may func(candidate, item int64) bool) bool {
-	for _, t := range w[h] {
+	kw, ok := w[h]
+	if !ok {
+		return false
+	}
+	if kw.first == 0 || maySame(may, sketch, kw.first) {
+		return true
+	}
+	for _, t := range kw.more {
 		if t == 0 || maySame(may, sketch, t) {
 			return true
 		}
@@ -901,7 +925,7 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	if w.u.DedupWindow <= 0 {
 		return nil
 	}
-	want := make(keyWants)
+	want := newKeyWants(len(fresh))
 	for _, it := range fresh {
 		want.add(it, w.pre.keyHash)
 	}
