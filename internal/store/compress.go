@@ -107,8 +107,8 @@ func unpackItem(summary string, raw []byte, blob bool) (string, string, error) {
 }
 
 // unpackSummary is unpackItem's summary alone, for readers that leave the
-// HTML: it decompresses into a pooled buffer and copies out only the
-// summary.
+// HTML: it decompresses only as far as the summary ends (decodePrefix),
+// into a pooled buffer, and copies out the summary.
 func unpackSummary(summary string, raw []byte, blob bool) (string, error) {
 	if !isPackedItem(raw, blob) {
 		return summary, nil
@@ -118,12 +118,18 @@ func unpackSummary(summary string, raw []byte, blob bool) (string, error) {
 		return "", fmt.Errorf("decompress item body: %w", err)
 	}
 	bufp := bodyBufs.Get().(*[]byte)
-	buf, err := s2.Decode(slices.Grow((*bufp)[:0], n)[:n], raw[1:])
-	if err == nil {
-		var start, end int
-		if start, end, err = summaryBounds(buf); err == nil {
-			summary = string(buf[start:end])
+	buf := slices.Grow((*bufp)[:0], n)[:n]
+	var start int
+	prefix, err := decodePrefix(buf, raw[1:], func(out []byte) (int, error) {
+		size, k := binary.Uvarint(out)
+		if k <= 0 || size > uint64(n) {
+			return 0, errors.New("summary length out of range")
 		}
+		start = k
+		return k + int(size), nil
+	})
+	if err == nil {
+		summary = string(prefix[start:])
 	} else {
 		err = fmt.Errorf("decompress item body: %w", err)
 	}
