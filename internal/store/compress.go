@@ -36,6 +36,11 @@ import (
 // 3, which DEFLATE reserves, so no DEFLATE stream starts with it.
 const bodyMark = 0xff
 
+// packedBodyExpr selects content_html when it holds the summary (x'ff' is
+// bodyMark), else NULL: a reader of the summary then gets, and
+// decompresses, only the bodies its summary is in.
+const packedBodyExpr = `CASE WHEN typeof(content_html) = 'blob' AND substr(content_html, 1, 1) = x'ff' THEN content_html END`
+
 const maxPooledBody = 256 << 10
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -97,9 +102,9 @@ func unpackItem(summary string, raw []byte, blob bool) (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("decompress item body: %w", err)
 	}
-	start, end, err := summaryBounds(buf)
+	start, end, err := summaryBounds(buf, len(buf))
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("decompress item body: %w", err)
 	}
 	// buf is this call's own and never written again.
 	body := unsafe.String(unsafe.SliceData(buf), len(buf))
@@ -120,13 +125,9 @@ func unpackSummary(summary string, raw []byte, blob bool) (string, error) {
 	bufp := bodyBufs.Get().(*[]byte)
 	buf := slices.Grow((*bufp)[:0], n)[:n]
 	var start int
-	prefix, err := decodePrefix(buf, raw[1:], func(out []byte) (int, error) {
-		size, k := binary.Uvarint(out)
-		if k <= 0 || size > uint64(n) {
-			return 0, errors.New("summary length out of range")
-		}
-		start = k
-		return k + int(size), nil
+	prefix, err := decodePrefix(buf, raw[1:], func(out []byte) (end int, err error) {
+		start, end, err = summaryBounds(out, n)
+		return end, err
 	})
 	if err == nil {
 		summary = string(prefix[start:])
@@ -140,12 +141,13 @@ func unpackSummary(summary string, raw []byte, blob bool) (string, error) {
 	return summary, err
 }
 
-// summaryBounds finds the summary in a decompressed body: after its
-// length, a uvarint, and before the HTML.
-func summaryBounds(buf []byte) (start, end int, err error) {
+// summaryBounds finds the summary in a decompressed body of total bytes,
+// of which buf holds at least the start: after its length, a uvarint, and
+// before the HTML.
+func summaryBounds(buf []byte, total int) (start, end int, err error) {
 	size, k := binary.Uvarint(buf)
-	if k <= 0 || size > uint64(len(buf)-k) {
-		return 0, 0, errors.New("decompress item body: summary length out of range")
+	if k <= 0 || size > uint64(total-k) {
+		return 0, 0, errors.New("summary length out of range")
 	}
 	return k, k + int(size), nil
 }

@@ -14,9 +14,8 @@ func prefixCheck(t *testing.T, block []byte) {
 	t.Helper()
 	want, err := s2.Decode(nil, block)
 	if err != nil {
-		got, perr := decodePrefix(make([]byte, 1<<20), block, func([]byte) (int, error) { return 0, nil })
-		_ = got
-		_ = perr // a damaged block may still have a good start
+		// A damaged block may still have a good start; it must not panic.
+		decodePrefix(make([]byte, 1<<20), block, func([]byte) (int, error) { return 0, nil })
 		return
 	}
 	for _, n := range []int{0, 1, 7, len(want) / 3, len(want) / 2, len(want) - 1, len(want)} {

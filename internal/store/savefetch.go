@@ -211,7 +211,7 @@ const candidateColumns = `
 	i.source_id,
 	i.title,
 	i.summary,
-	CASE WHEN typeof(i.content_html) = 'blob' AND substr(i.content_html, 1, 1) = x'ff' THEN i.content_html END, -- packedBodyColumn
+	` + packedBodyExpr + `,
 	coalesce(i.canonical_url, i.link, i.guid, substr(i.key, 6)),
 	i.first_seen,
 	coalesce(i.story_id, i.id)`

@@ -215,7 +215,7 @@ func sharedStories(ctx context.Context, tx *sql.Tx) (map[string]bool, error) {
 }
 
 // headColumns are read by queryHeads, in this order; text adds the title
-// and summary, and packedBodyColumn.
+// and summary, and packedBodyExpr.
 const headColumns = `
 	id,
 	source_id,
@@ -224,12 +224,6 @@ const headColumns = `
 	first_seen,
 	changed,
 	featured | (hidden << 1)`
-
-// packedBodyColumn is content_html when it holds the summary (packItem),
-// else NULL: the text of a head then costs a decompression only for the
-// items whose summary is there.
-const packedBodyColumn = `,
-	CASE WHEN typeof(content_html) = 'blob' AND substr(content_html, 1, 1) = x'ff' THEN content_html END`
 
 // queryHeads runs query, which selects headColumns (with the title and
 // summary when text is true), and marks the heads of the shared stories.
@@ -361,7 +355,7 @@ func (f itemFilter) where(extra string) string {
 func (f itemFilter) query(text bool, extra string, limit int) string {
 	cols := headColumns
 	if text {
-		cols += ",\n\ttitle,\n\tsummary" + packedBodyColumn
+		cols += ",\n\ttitle,\n\tsummary,\n\t" + packedBodyExpr
 	}
 	query := "SELECT" + cols + "\nFROM items\nWHERE " + f.where(extra)
 	if limit > 0 {
