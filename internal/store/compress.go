@@ -141,6 +141,19 @@ func unpackSummary(summary string, raw []byte, blob bool) (string, error) {
 	return summary, err
 }
 
+// packedSummary returns the summary of item id, read with packedBodyExpr
+// as body (nil when the summary column holds it).
+func packedSummary(id, summary string, body []byte) (string, error) {
+	if body == nil {
+		return summary, nil
+	}
+	s, err := unpackSummary(summary, body, true)
+	if err != nil {
+		return "", fmt.Errorf("item %q: %w", id, err)
+	}
+	return s, nil
+}
+
 // summaryBounds finds the summary in a decompressed body of total bytes,
 // of which buf holds at least the start: after its length, a uvarint, and
 // before the HTML.

@@ -225,13 +225,11 @@ func scanCandidate(row interface{ Scan(...any) error }, dest ...any) (*model.Ite
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if body != nil {
-		summary, err := unpackSummary(it.Summary, body, true)
-		if err != nil {
-			return nil, fmt.Errorf("item %q: %w", it.ID, err)
-		}
-		it.Summary = summary
+	summary, err := packedSummary(it.ID, it.Summary, body)
+	if err != nil {
+		return nil, err
 	}
+	it.Summary = summary
 	it.FirstSeen = fromMS(firstSeen)
 	return &it, nil
 }

@@ -28,19 +28,24 @@ const (
 	searchIdle  = time.Second
 )
 
-// registerFunctions makes syndic_item_summary(summary, content_html), an
-// item's summary wherever it is stored (see packItem), known to the
-// connections Open makes from then on. Only indexPending calls it: no
-// trigger or view does, so the database stays usable from the sqlite3
-// shell, where it is not defined.
+// registerFunctions makes syndic_item_summary(id, summary, content_html),
+// an item's summary wherever it is stored (see packItem), known to the
+// connections Open makes from then on; id only names the item in an
+// error. Only indexPending calls it: no trigger or view does, so the
+// database stays usable from the sqlite3 shell, where it is not defined.
 var registerFunctions = sync.OnceValue(func() error {
-	return sqlite.RegisterDeterministicScalarFunction("syndic_item_summary", 2, itemSummaryFunc)
+	return sqlite.RegisterDeterministicScalarFunction("syndic_item_summary", 3, itemSummaryFunc)
 })
 
 func itemSummaryFunc(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-	summary, _ := args[0].(string)
-	raw, blob := args[1].([]byte)
-	return unpackSummary(summary, raw, blob)
+	id, _ := args[0].(string)
+	summary, _ := args[1].(string)
+	raw, blob := args[2].([]byte)
+	s, err := unpackSummary(summary, raw, blob)
+	if err != nil {
+		return nil, fmt.Errorf("item %q: %w", id, err)
+	}
+	return s, nil
 }
 
 // indexPending indexes, within tx, the pending items with the limit
@@ -68,7 +73,7 @@ func indexPending(ctx context.Context, tx sqlTx, limit int64) (int64, error) {
 		SELECT
 			i.rowid,
 			i.title,
-			syndic_item_summary(i.summary, i.content_html)
+			syndic_item_summary(i.id, i.summary, i.content_html)
 		FROM search_pending AS p
 		JOIN items AS i ON i.rowid = p.item_rowid
 		WHERE p.item_rowid <= ?

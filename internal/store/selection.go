@@ -266,13 +266,11 @@ func scanHead(rows *sql.Rows, text bool, shared map[string]bool, sources map[str
 	if err := rows.Scan(dest...); err != nil {
 		return h, err
 	}
-	if body != nil {
-		summary, err := unpackSummary(h.Summary, body, true)
-		if err != nil {
-			return h, fmt.Errorf("item %q: %w", h.ID, err)
-		}
-		h.Summary = summary
+	summary, err := packedSummary(h.ID, h.Summary, body)
+	if err != nil {
+		return h, err
 	}
+	h.Summary = summary
 	h.SourceID = sources[string(source)]
 	if h.SourceID == "" {
 		h.SourceID = string(source)

@@ -64,6 +64,26 @@ func TestSummaryStoredInBody(t *testing.T) {
 	}
 }
 
+// TestDamagedBodyNamed: a packed body that does not decode fails the
+// readers of its summary, the search index's included, with an error that
+// names the item.
+func TestDamagedBodyNamed(t *testing.T) {
+	ctx := context.Background()
+	s := searchStore(t, filepath.Join(t.TempDir(), "s.db"), 1000)
+	it := newItem("a", "1", "Council meets", t0)
+	mustSave(t, s, update("a", t0, it))
+	// The mark, a decoded length of 10, then a copy cut short.
+	if _, err := s.writer.ExecContext(ctx, "UPDATE items SET content_html = x'ff0afe' WHERE id = ?", it.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IndexPending(ctx); err == nil || !strings.Contains(err.Error(), strconv.Quote(it.ID)) {
+		t.Errorf("IndexPending = %v, want an error naming item %q", err, it.ID)
+	}
+	if _, err := s.ItemHeads(ctx, model.ItemQuery{IncludeHidden: true}, true); err == nil || !strings.Contains(err.Error(), strconv.Quote(it.ID)) {
+		t.Errorf("ItemHeads(text) = %v, want an error naming item %q", err, it.ID)
+	}
+}
+
 // TestSearchFollowsEdits: once indexed, an item whose text changes is
 // found by its new words and not by its old ones, and a deleted one is
 // found no more; the index check agrees throughout.

@@ -22,9 +22,10 @@ func InRange(x uint64, lo, hi byte) uint64 {
 
 // Runs of kept bytes with single spaces between them are measured eight
 // bytes at a time from two masks: bad marks the bytes that end a run, sp
-// the spaces (a byte marked in both counts as bad). A run stops at a bad byte, at the first
-// of two spaces, or, for a space before a bad byte, at that space; a
-// space last in the eight bytes is left to the next eight to decide. The
+// the spaces (a byte marked in both counts as bad). A run stops at a bad
+// byte, at the first of two spaces, or, for a space before a bad byte, at
+// that space; a space last in the eight bytes is left to the next eight
+// to decide. The
 // loop over the eight-byte words stays in the caller, where the common
 // case (no stop) costs one test:
 //
