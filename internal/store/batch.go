@@ -501,8 +501,8 @@ func (s *Store) runBatchThen(reqs []*saveReq, beforeWake func()) {
 	}
 }
 
-// writeFetches writes reqs in one transaction, and records the story keys
-// it committed in the key log.
+// writeFetches writes reqs in one transaction, and adds the story keys it
+// committed to the key filter.
 func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.SaveResult, error) {
 	results := make([]model.SaveResult, len(reqs))
 	var logged []storyKey
@@ -514,12 +514,12 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 		if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 			return fmt.Errorf("read data version: %w", err)
 		}
-		if s.keyLog.checkDataVersion(v) {
+		if s.clock.checkDataVersion(v) {
 			s.keyFilter.invalidate()
-			s.keyLog.foreignWrite()
+			s.clock.foreignWrite()
 		}
 		for i, r := range reqs {
-			res, err := r.apply(tx, &keys, &s.keyLog)
+			res, err := r.apply(tx, &keys, &s.clock, &s.keyFilter)
 			if err != nil {
 				return err
 			}
@@ -535,17 +535,18 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 	if err != nil {
 		return nil, err
 	}
-	s.keyFilter.committed(logged) // before the log: see keyfilter.go
-	s.keyLog.committed(logged)
+	s.keyFilter.committed(logged) // before the next lookup: see keyfilter.go
+	s.clock.committed()
 	// The bulk work these counts make due runs in maintain.
 	s.searchPending.Add(keys.pending)
 	s.recentKeys.Add(int64(len(logged)))
 	return results, nil
 }
 
-// apply writes one fetch within tx; its story keys go to keys, and
-// candidates committed after its snapshot come from log.
-func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, log *keyLog) (model.SaveResult, error) {
+// apply writes one fetch within tx; its story keys go to keys. clock says
+// whether prepare's snapshot still holds, and filter spares lookups of
+// story keys the database lacks.
+func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, clock *writeClock, filter *keyFilter) (model.SaveResult, error) {
 	// The statements of one fetch are short, and writeFetches checks
 	// r.ctx once they have run: a context the driver need not watch
 	// spares it a goroutine per statement, to interrupt it on
@@ -557,7 +558,7 @@ func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, log *keyLog) (model.SaveR
 	if u.Items == nil {
 		return model.SaveResult{}, nil
 	}
-	res, err := saveItems(ctx, tx, u, r.pre, keys, log)
+	res, err := saveItems(ctx, tx, u, r.pre, keys, clock, filter)
 	if err != nil {
 		return model.SaveResult{}, err
 	}

@@ -11,23 +11,20 @@ import (
 
 // Most story-key lookups find nothing: a new item's keys are its
 // canonical URL and blocks of its title, and few other items share them.
-// At a first ingest of 500,000 items, prepare spent 12 of its 30 s of CPU
-// on 2.5 million lookups in story_keys and recent_story_keys, nearly all
-// of them misses. keyFilter answers most of them from memory: a Bloom
-// filter of every key hash in the database, so that prepare reads only
-// the keys it may hold.
+// At a first ingest of 500,000 items, 12 of 30 s of CPU went to 2.5
+// million lookups in story_keys and recent_story_keys, nearly all of them
+// misses. keyFilter answers most of them from memory: a Bloom filter of
+// every key hash in the database, so that the writer reads only the keys
+// it may hold (itemWriter.loadCandidates).
 //
-// The filter must hold every key a read snapshot can see (a false
-// positive costs a lookup; a false negative would lose a story join).
-// It is built from a snapshot, after which the writer adds the keys of
-// each commit before it records that commit in the key log. So a prepare
-// that took its key-log position after a commit finds that commit's keys
-// in the filter, and one that took it before gets them from the log, as
-// without the filter. Another process's commits are not in the filter:
-// the writer sees them by PRAGMA data_version (keyLog.checkDataVersion),
-// drops the filter before it moves the log's floor, and prepared
-// candidates read from a snapshot before that point are not trusted
-// (keyLog.covers). The next prepare rebuilds the filter.
+// The filter must hold every key the writer's transaction can see (a
+// false positive costs a lookup; a false negative would lose a story
+// join). It is built by prepare, beside parsing, from a read snapshot;
+// the writer adds the keys of each commit to it, and to the one being
+// built, after the commit and before its next transaction. Another
+// process's commits are not in the filter: the writer sees them by PRAGMA
+// data_version at the start of each transaction (writeClock) and drops
+// the filter before it looks anything up. The next prepare rebuilds it.
 //
 // Prune leaves the keys it deletes in the filter, where they only cost a
 // lookup; once they are half of what the filter holds, it is rebuilt.
@@ -130,7 +127,7 @@ type keyFilter struct {
 }
 
 // committed adds the keys of a commit. The writer calls it after the
-// commit and before keyLog.committed.
+// commit and before its next transaction.
 func (f *keyFilter) committed(keys []storyKey) {
 	if len(keys) == 0 {
 		return
@@ -147,7 +144,7 @@ func (f *keyFilter) committed(keys []storyKey) {
 }
 
 // invalidate drops the filter: another process wrote keys it lacks. The
-// writer calls it before keyLog.foreignWrite.
+// writer calls it before writeClock.foreignWrite.
 func (f *keyFilter) invalidate() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -162,20 +159,27 @@ func (f *keyFilter) pruned(n int64) {
 	f.deleted += n
 }
 
+// startBuild reports whether the filter is due to be built, because it is
+// not ready or Prune deleted half of its keys, and no build runs; it then
+// marks the build as started, and the caller runs buildKeyFilter.
+func (f *keyFilter) startBuild() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next != nil || f.ready && f.deleted <= f.cur.keys.Load()/2 {
+		return false
+	}
+	f.next = newBloom()
+	return true
+}
+
 // filter returns the hashes the database may hold, and whether the filter
-// was used: when it is not ready, every hash. The caller took its key-log
-// position before this call. build reports that the caller should build
-// the filter (filter has marked the build as started).
-func (f *keyFilter) filter(hashes []int64) (kept []int64, used, build bool) {
+// was used: when it is not ready, every hash.
+func (f *keyFilter) filter(hashes []int64) (kept []int64, used bool) {
 	f.mu.Lock()
 	cur, ready := f.cur, f.ready
-	if f.next == nil && (!ready || f.deleted > cur.keys.Load()/2) {
-		f.next = newBloom()
-		build = true
-	}
 	f.mu.Unlock()
 	if !ready {
-		return hashes, false, build
+		return hashes, false
 	}
 	kept = hashes[:0:0]
 	for _, h := range hashes {
@@ -183,10 +187,10 @@ func (f *keyFilter) filter(hashes []int64) (kept []int64, used, build bool) {
 			kept = append(kept, h)
 		}
 	}
-	return kept, true, build
+	return kept, true
 }
 
-// buildKeyFilter fills the filter that keyFilter.filter started with
+// buildKeyFilter fills the filter that keyFilter.startBuild started with
 // every key in the database, from a snapshot taken now, and makes it
 // current unless the filter was invalidated meanwhile.
 func (s *Store) buildKeyFilter(ctx context.Context) error {

@@ -53,30 +53,36 @@ func TestKeyFilterDuringBuild(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
 	f := &s.keyFilter
-	if _, used, build := f.filter([]int64{1}); used || !build {
-		t.Fatalf("new filter: used %v, build %v; want unused, build", used, build)
+	if _, used := f.filter([]int64{1}); used {
+		t.Fatal("a new filter was used")
 	}
-	if _, _, build := f.filter([]int64{1}); build {
+	if !f.startBuild() {
+		t.Fatal("a new filter is not due to be built")
+	}
+	if f.startBuild() {
 		t.Fatal("a second build started while one runs")
 	}
 	f.committed([]storyKey{{hash: 42}})
 	if err := s.buildKeyFilter(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kept, used, _ := f.filter([]int64{42, 43})
+	kept, used := f.filter([]int64{42, 43})
 	if !used || len(kept) != 1 || kept[0] != 42 {
 		t.Errorf("after the build: kept %v, used %v; want [42], used", kept, used)
 	}
+	if f.startBuild() {
+		t.Error("a build started with the filter ready")
+	}
 
 	f.invalidate()
-	if _, _, build := f.filter(nil); !build {
+	if !f.startBuild() {
 		t.Fatal("no build after an invalidation")
 	}
 	f.invalidate() // another process wrote while it ran
 	if err := s.buildKeyFilter(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, used, _ := f.filter([]int64{42}); used {
+	if _, used := f.filter([]int64{42}); used {
 		t.Error("a build invalidated while it ran was used")
 	}
 }
@@ -96,7 +102,7 @@ func TestKeyFilterJoinsStories(t *testing.T) {
 		t.Fatalf("%d filter builds after the first fetch, want 1", got)
 	}
 	flood, other := storyKeyHash("p:flood"), storyKeyHash("p:nothing like it")
-	if kept, used, _ := s.keyFilter.filter([]int64{flood, other}); !used || len(kept) != 1 || kept[0] != flood {
+	if kept, used := s.keyFilter.filter([]int64{flood, other}); !used || len(kept) != 1 || kept[0] != flood {
 		t.Errorf("filter kept %v (used %v), want only the stored key", kept, used)
 	}
 	late := storyFetch("late", now)
@@ -120,16 +126,16 @@ func TestKeyFilterJoinsStories(t *testing.T) {
 	if got := s.keyFilter.builds.Load(); got != 2 {
 		t.Fatalf("%d filter builds after a prune of every key, want 2", got)
 	}
-	if kept, _, _ := s.keyFilter.filter([]int64{flood}); len(kept) != 0 {
+	if kept, _ := s.keyFilter.filter([]int64{flood}); len(kept) != 0 {
 		t.Error("the rebuilt filter still holds a pruned key")
 	}
 }
 
 // TestKeyFilterAfterForeignWrite: another process commits a story after
 // the filter was built, before this Store's writer wrote anything. The
-// filter lacks the story's keys, so prepare finds no candidate; the
-// writer must notice the foreign commit, look the candidates up itself,
-// and the next prepare must rebuild the filter with the new keys.
+// filter lacks the story's keys; the writer must notice the foreign
+// commit and look every key up, and the next prepare must rebuild the
+// filter with the new keys.
 func TestKeyFilterAfterForeignWrite(t *testing.T) {
 	ctx := context.Background()
 	a, b := openShared(t)
@@ -143,11 +149,11 @@ func TestKeyFilterAfterForeignWrite(t *testing.T) {
 	first := storyFetch("first", now)
 	first.pre = b.prepare(ctx, &first.u)
 	b.runBatch([]*saveReq{first})
+	if kept, used := a.keyFilter.filter([]int64{storyKeyHash("p:flood")}); !used || len(kept) != 0 {
+		t.Fatalf("a's filter kept %v (used %v) after the other store wrote, want it used and lacking the story", kept, used)
+	}
 	late := storyFetch("late", now)
 	late.pre = a.prepare(ctx, &late.u)
-	if len(late.pre.cands) != 0 {
-		t.Fatalf("prepare found candidates %v through a filter built before the other store wrote", late.pre.cands)
-	}
 	a.runBatch([]*saveReq{late})
 	if first.err != nil || late.err != nil {
 		t.Fatalf("errors: %v, %v", first.err, late.err)
@@ -160,8 +166,8 @@ func TestKeyFilterAfterForeignWrite(t *testing.T) {
 	if got := a.keyFilter.builds.Load(); got != 2 {
 		t.Errorf("%d filter builds after the foreign write, want 2", got)
 	}
-	if len(again.pre.cands[storyKeyHash("p:flood")]) == 0 {
-		t.Error("the rebuilt filter hid the other store's story from prepare")
+	if kept, used := a.keyFilter.filter([]int64{storyKeyHash("p:flood")}); !used || len(kept) != 1 {
+		t.Errorf("the rebuilt filter kept %v (used %v), want the other store's story key", kept, used)
 	}
 }
 
@@ -180,7 +186,8 @@ func BenchmarkBloomMayContain(b *testing.B) {
 
 // TestKeyWants: a key hash remembers every distinct sketch of the new
 // items that carry it, a canonical-URL key lets every candidate through,
-// and a hash no new item carries lets none through.
+// a hash no new item carries lets none through, and only keeps the
+// wants of the hashes it is given.
 func TestKeyWants(t *testing.T) {
 	hash := func(k string) int64 { return int64(len(k)) }
 	same := func(candidate, item int64) bool { return candidate == item }
@@ -207,8 +214,8 @@ func TestKeyWants(t *testing.T) {
 			t.Errorf("worth(%d, %d) = %v, want %v", tc.hash, tc.sketch, got, tc.want)
 		}
 	}
-	w.keep([]int64{11})
-	if w.worth(4, 5, same) || !w.worth(11, 1, same) {
-		t.Error("keep did not drop hash 4 alone")
+	o := w.only([]int64{11})
+	if o.worth(4, 5, same) || !o.worth(11, 1, same) || !w.worth(4, 5, same) {
+		t.Error("only did not leave out hash 4 alone, or changed w")
 	}
 }

@@ -70,123 +70,50 @@ func (s *Store) SaveFetch(ctx context.Context, u model.FetchUpdate) (model.SaveR
 
 // prepared is the work on a fetch's items that needs no transaction, done
 // by the caller before queueing so that the single writer does not: the
-// stored form of the HTML of the items that look new or changed, and the
-// stored form of their story keys. It is a cache: what it lacks, the
-// writer computes.
+// stored form of the HTML of the items that look new or changed, the
+// stored form of their story keys, and which items a read snapshot held
+// unchanged. It is a cache: what it lacks, the writer computes.
+//
+// Story candidates are not looked up here but by the writer, within its
+// transaction (itemWriter.loadCandidates). A reader's page cache is
+// emptied by every commit, so each key lookup read its leaf of
+// story_keys anew; the writer's cache outlives its commits. At 10,000
+// sources x 50 items, looking the candidates up (and asking SameStory
+// about them) in the writer instead of here took 2.6-2.9% less CPU in
+// two paired runs, 0.9-2.0% less at 500x50, at the same wall time.
 type prepared struct {
 	html      map[string][]byte // packItem's, by item id
 	keyHashes map[string]int64
 
-	// The story candidates of the items the snapshot did not hold, by
-	// key hash (at most maxCandidatesPerKey each), read from the snapshot
-	// that includes the commits up to seq (keylog.go); nil when not read.
-	cands  map[int64][]candidate
-	looked map[string]bool // ids of the items whose candidates were read
-	seq    uint64
+	// seq is the write clock's reading before the snapshot (clock.go).
+	seq uint64
 	// unchanged holds the ids of the items the snapshot held with the
 	// same content hash; nil when the snapshot was not read.
 	unchanged map[string]bool
-	// rejected holds, by new item id, the snapshot candidates SameStory
-	// turned down, so that the writer neither reads nor asks about them
-	// again. Only the accepted candidate, and those committed after the
-	// snapshot, are left to the writer.
-	rejected map[string]map[int64]bool
 }
 
-// prepare fills a prepared for u from a read snapshot. Errors only mean
-// less is prepared.
+// prepare fills a prepared for u, and builds the story key filter when it
+// is due (keyfilter.go). Errors only mean less is prepared.
 func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	p := &prepared{}
 	if len(u.Items) == 0 {
 		return p
 	}
-	// Unconverted items were looked up already, by the parser through
-	// KnownItems, and are never written: the writer only counts them.
-	ids := make([]string, 0, len(u.Items))
-	for i := range u.Items {
-		if !u.Items[i].Unconverted {
-			ids = append(ids, u.Items[i].ID)
-		}
-	}
 	p.keyHashes = make(map[string]int64)
-	select {
-	case s.prepareSlots <- struct{}{}:
-	case <-ctx.Done():
-		return p
+	if !u.NeverStored {
+		s.readUnchanged(ctx, u, p)
 	}
-	seq := s.keyLog.snapshot()
-	var candItems map[int64]*model.Item // for judge
-	buildFilter := false
-	_ = s.read(ctx, func(tx *sql.Tx) error {
-		var known map[string]stored // nil: none stored
-		if !u.NeverStored {
-			// Looked up in a reader's page cache, which every commit
-			// empties: 3% of a first ingest's CPU at 500x50 went to this
-			// lookup when the source could not have any.
-			var err error
-			if known, err = storedItems(ctx, s.readTx(tx), ids); err != nil {
-				return err
-			}
-		}
-		p.seq, p.unchanged = seq, make(map[string]bool, len(u.Items))
-		for i := range u.Items {
-			it := &u.Items[i]
-			if old, ok := known[it.ID]; it.Unconverted || ok && old.unchangedAs(it) {
-				p.unchanged[it.ID] = true
-			}
-		}
-		if u.DedupWindow <= 0 {
-			return nil
-		}
-		// The candidates of the items the snapshot does not hold.
-		var looked map[string]bool
-		want := newKeyWants(len(u.Items))
-		for i := range u.Items {
-			it := &u.Items[i]
-			if _, ok := known[it.ID]; ok {
-				continue
-			}
-			if looked == nil {
-				looked = make(map[string]bool)
-			}
-			looked[it.ID] = true
-			want.add(it, func(k string) int64 {
-				h := storyKeyHash(k)
-				p.keyHashes[k] = h
-				return h
-			})
-		}
-		if looked == nil {
-			return nil
-		}
-		// Only the hashes the database may hold are looked up (keyfilter.go).
-		var hashes []int64
-		hashes, _, buildFilter = s.keyFilter.filter(want.hashes())
-		want.keep(hashes)
-		if u.SameStory != nil {
-			candItems = make(map[int64]*model.Item)
-		}
-		cands, err := readCandidates(ctx, s.readTx(tx), want, u.MaySameStory, u.SourceID, ms(u.Now)-u.DedupWindow.Milliseconds(), candItems)
-		if err != nil {
-			return err
-		}
-		p.cands, p.looked = limitCandidates(cands), looked
-		return nil
-	})
-	if buildFilter {
-		// A failed build leaves the filter unused; lookups go on without it.
+	if u.DedupWindow > 0 && s.keyFilter.startBuild() {
+		// The writer's lookups go without the filter until it is built;
+		// a failed build leaves it unused.
 		if err := s.buildKeyFilter(ctx); err != nil {
 			s.log.Debug("story key filter not built", "error", err)
 		}
 	}
-	<-s.prepareSlots
-	p.judge(u, candItems)
-	// Outside the read transaction, which holds one of a few reader
-	// connections.
 	p.html = make(map[string][]byte, len(u.Items))
 	for i := range u.Items {
 		it := &u.Items[i]
-		if p.unchanged[it.ID] {
+		if p.unchanged[it.ID] || it.Unconverted {
 			continue
 		}
 		p.html[it.ID] = packItem(it.Summary, it.ContentHTML)
@@ -204,6 +131,41 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	return p
 }
 
+// readUnchanged records in p which of u's items a read snapshot holds
+// with the same content, and the write clock's reading before it. Looked
+// up in a reader's page cache, which every commit empties: 3% of a first
+// ingest's CPU at 500x50 went to this lookup when the source could not
+// have any (FetchUpdate.NeverStored). Errors only mean less is prepared.
+func (s *Store) readUnchanged(ctx context.Context, u *model.FetchUpdate, p *prepared) {
+	ids := make([]string, 0, len(u.Items))
+	for i := range u.Items {
+		if !u.Items[i].Unconverted {
+			ids = append(ids, u.Items[i].ID)
+		}
+	}
+	select {
+	case s.prepareSlots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-s.prepareSlots }()
+	seq := s.clock.reading()
+	_ = s.read(ctx, func(tx *sql.Tx) error {
+		known, err := storedItems(ctx, s.readTx(tx), ids)
+		if err != nil {
+			return err
+		}
+		p.seq, p.unchanged = seq, make(map[string]bool, len(u.Items))
+		for i := range u.Items {
+			it := &u.Items[i]
+			if old, ok := known[it.ID]; it.Unconverted || ok && old.unchangedAs(it) {
+				p.unchanged[it.ID] = true
+			}
+		}
+		return nil
+	})
+}
+
 // candidateColumns are what SameStory needs of a candidate item (see
 // model.FetchUpdate), as scanCandidate reads them.
 const candidateColumns = `
@@ -216,13 +178,12 @@ const candidateColumns = `
 	i.first_seen,
 	coalesce(i.story_id, i.id)`
 
-// scanCandidate reads candidateColumns, after the columns of dest.
-func scanCandidate(row interface{ Scan(...any) error }, dest ...any) (*model.Item, error) {
+// scanCandidate reads candidateColumns.
+func scanCandidate(row interface{ Scan(...any) error }) (*model.Item, error) {
 	var it model.Item
 	var firstSeen int64
 	var body []byte
-	dest = append(dest, &it.ID, &it.SourceID, &it.Title, &it.Summary, &body, &it.CanonicalURL, &firstSeen, &it.StoryID)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&it.ID, &it.SourceID, &it.Title, &it.Summary, &body, &it.CanonicalURL, &firstSeen, &it.StoryID); err != nil {
 		return nil, err
 	}
 	summary, err := packedSummary(it.ID, it.Summary, body)
@@ -232,43 +193,6 @@ func scanCandidate(row interface{ Scan(...any) error }, dest ...any) (*model.Ite
 	it.Summary = summary
 	it.FirstSeen = fromMS(firstSeen)
 	return &it, nil
-}
-
-// judge asks SameStory about the snapshot's candidates of each new item,
-// in the order the writer would (itemWriter.story), and records those it
-// turns down until one is accepted. It runs beside parsing, outside the
-// read transaction, so that the single writer does not. A candidate
-// changed after the snapshot is judged on what the snapshot held: as if
-// this fetch had been written just before that change.
-func (p *prepared) judge(u *model.FetchUpdate, candItems map[int64]*model.Item) {
-	if candItems == nil || u.SameStory == nil {
-		return
-	}
-	p.rejected = make(map[string]map[int64]bool)
-	for i := range u.Items {
-		it := &u.Items[i]
-		if !p.looked[it.ID] {
-			continue
-		}
-		cs, byURL := candidatesOf(it, p.cands, p.keyHash)
-		for _, c := range cs {
-			cand, ok := candItems[c.rowid]
-			if !ok || cand.SourceID == u.SourceID {
-				continue // the writer skips these too
-			}
-			if !byURL[c.rowid] && !maySame(u.MaySameStory, c.sketch, it.TitleSketch) {
-				continue // the writer skips these too
-			}
-			copied := *cand
-			if u.SameStory(&copied, it) {
-				break
-			}
-			if p.rejected[it.ID] == nil {
-				p.rejected[it.ID] = make(map[int64]bool)
-			}
-			p.rejected[it.ID][c.rowid] = true
-		}
-	}
 }
 
 // keyWants holds, by story key hash, the title sketches of the new items
@@ -316,16 +240,16 @@ func (w keyWants) hashes() []int64 {
 	return slices.Collect(maps.Keys(w))
 }
 
-// keep drops the hashes not in hashes.
-func (w keyWants) keep(hashes []int64) {
+// only returns the wants of hashes, which w holds.
+func (w keyWants) only(hashes []int64) keyWants {
 	if len(hashes) == len(w) {
-		return
+		return w
 	}
-	keep := make(map[int64]bool, len(hashes))
+	o := make(keyWants, len(hashes))
 	for _, h := range hashes {
-		keep[h] = true
+		o[h] = w[h]
 	}
-	maps.DeleteFunc(w, func(h int64, _ keyWant) bool { return !keep[h] })
+	return o
 }
 
 // worth reports whether a candidate of key hash h with title sketch
@@ -377,8 +301,7 @@ func candidatesOf(it *model.Item, cands map[int64][]candidate, hash func(string)
 // candidateKeysQuery reads the story keys of the hashes in the argument
 // (a JSON array), with their items' title sketches; candidateRowsQuery
 // reads which of the items the first argument lists belong to sources
-// other than the second and were first seen at or after the third, and
-// candidateItemsQuery also reads candidateColumns of them.
+// other than the second and were first seen at or after the third.
 const (
 	candidateKeysQuery = `
 		SELECT
@@ -391,10 +314,6 @@ const (
 		SELECT
 			i.rowid,
 			i.first_seen` + candidatesFrom
-	candidateItemsQuery = `
-		SELECT
-			i.rowid,
-			i.first_seen,` + candidateColumns + candidatesFrom
 	candidatesFrom = `
 		FROM items AS i
 		WHERE i.rowid IN (SELECT value FROM json_each(?))
@@ -407,10 +326,8 @@ const (
 // be the same story as an item with that key (keyWants.worth): first the
 // keys, with their items' title sketches, then the rows of the items
 // worth it, so that the candidates whose titles rule them out are never
-// read. When items is not nil, it also receives what SameStory needs of
-// each candidate (candidateColumns), by rowid, read in the same visit to
-// the row.
-func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candidate, item int64) bool, sourceID string, since int64, items map[int64]*model.Item) (map[int64][]candidate, error) {
+// read.
+func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candidate, item int64) bool, sourceID string, since int64) (map[int64][]candidate, error) {
 	cands := make(map[int64][]candidate)
 	if len(want) == 0 {
 		return cands, nil
@@ -446,11 +363,7 @@ func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candi
 	if err != nil || len(rowids) == 0 {
 		return cands, err
 	}
-	query := candidateRowsQuery
-	if items != nil {
-		query = candidateItemsQuery
-	}
-	rows, err := tx.QueryContext(ctx, query, jsonInts(rowids), sourceID, since)
+	rows, err := tx.QueryContext(ctx, candidateRowsQuery, jsonInts(rowids), sourceID, since)
 	if err != nil {
 		return nil, err
 	}
@@ -458,16 +371,8 @@ func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candi
 	firstSeen := make(map[int64]int64, len(rowids))
 	for rows.Next() {
 		var rowid, fs int64
-		if items == nil {
-			if err := rows.Scan(&rowid, &fs); err != nil {
-				return nil, err
-			}
-		} else {
-			it, err := scanCandidate(rows, &rowid, &fs)
-			if err != nil {
-				return nil, err
-			}
-			items[rowid] = it
+		if err := rows.Scan(&rowid, &fs); err != nil {
+			return nil, err
 		}
 		firstSeen[rowid] = fs
 	}
@@ -524,7 +429,7 @@ func (old stored) unchangedAs(it *model.Item) bool {
 // saveItems stores u.Items within tx.
 // New items' story keys go to kb, which the caller flushes before the
 // transaction commits.
-func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer, log *keyLog) (model.SaveResult, error) {
+func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer, clock *writeClock, filter *keyFilter) (model.SaveResult, error) {
 	var res model.SaveResult
 	now := ms(u.Now)
 	if now == 0 {
@@ -573,7 +478,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 	// batch; an item pruned since is tombstoned, so it is skipped either
 	// way.
 	var unchanged map[string]bool
-	if pre != nil && pre.unchanged != nil && log != nil && log.covers(pre.seq) {
+	if pre != nil && pre.unchanged != nil && clock != nil && clock.covers(pre.seq) {
 		unchanged = pre.unchanged
 		rest := ids[:0:0]
 		for _, id := range ids {
@@ -588,7 +493,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		return res, fmt.Errorf("read stored items: %w", err)
 	}
 
-	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, log: log, now: now, candItems: make(map[int64]*model.Item)}
+	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, filter: filter, now: now, candItems: make(map[int64]*model.Item)}
 	var fresh []*model.Item
 	for _, it := range items {
 		if it.Key == "" {
@@ -713,17 +618,15 @@ type itemWriter struct {
 	u    *model.FetchUpdate
 	pre  *prepared
 	keys *keyBuffer
-	log  *keyLog
-	now  int64
+	// filter is the Store's story key filter; nil looks every key up.
+	filter *keyFilter
+	now    int64
 
 	// cands maps a story key hash to the items of other sources that
 	// carry it within the dedup window.
 	cands map[int64][]candidate
 	// candItems caches candidates read for SameStory.
 	candItems map[int64]*model.Item
-	// prepared says the candidates are prepare's and the key log's, so
-	// prepare's rejections hold.
-	prepared bool
 	// newRows are the rowids inserted, for the full-text index (see
 	// keyBuffer).
 	newRows []int64
@@ -915,10 +818,10 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 }
 
 // loadCandidates finds the items of other sources within the dedup
-// window that share a story key with the new items: from the snapshot
-// prepare read and the keys committed since (keylog.go) when it can,
-// else in one statement within the transaction; and from the keys of
-// this transaction's earlier fetches, which are not written yet.
+// window that share a story key with the new items: those committed, in
+// one statement within the transaction, for the keys the story key
+// filter lets through (keyfilter.go); and those of this transaction's
+// earlier fetches, whose keys are not written yet.
 func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) error {
 	if w.u.DedupWindow <= 0 {
 		return nil
@@ -932,14 +835,17 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	}
 	hashes := want.hashes()
 	since := w.now - w.u.DedupWindow.Milliseconds()
-	w.prepared = w.preparedCandidates(fresh, hashes, since)
-	if !w.prepared {
-		cands, err := readCandidates(ctx, w.tx, want, w.u.MaySameStory, w.u.SourceID, since, nil)
-		if err != nil {
-			return err
+	stored := want
+	if w.filter != nil {
+		if kept, used := w.filter.filter(hashes); used {
+			stored = want.only(kept)
 		}
-		w.cands = cands
 	}
+	cands, err := readCandidates(ctx, w.tx, stored, w.u.MaySameStory, w.u.SourceID, since)
+	if err != nil {
+		return err
+	}
+	w.cands = cands
 	for _, h := range hashes {
 		for _, k := range w.keys.byHash[h] {
 			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
@@ -976,38 +882,6 @@ func sortCandidates(cs *[]candidate) {
 	*cs = slices.CompactFunc(*cs, func(a, b candidate) bool { return a.rowid == b.rowid })
 }
 
-// preparedCandidates fills w.cands from what prepare read and the key
-// log, and reports whether they give every candidate: prepare must have
-// looked up every new item, and the log must hold every commit since its
-// snapshot.
-func (w *itemWriter) preparedCandidates(fresh []*model.Item, hashes []int64, since int64) bool {
-	p := w.pre
-	if p == nil || p.cands == nil || w.log == nil {
-		return false
-	}
-	for _, it := range fresh {
-		if !p.looked[it.ID] {
-			return false // stored at snapshot time, removed since
-		}
-	}
-	logged, ok := w.log.since(p.seq, hashes)
-	if !ok {
-		return false
-	}
-	w.cands = make(map[int64][]candidate, len(p.cands)+len(logged))
-	for h, cs := range p.cands {
-		w.cands[h] = slices.Clone(cs)
-	}
-	for h, ks := range logged {
-		for _, k := range ks {
-			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
-				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen, sketch: k.sketch})
-			}
-		}
-	}
-	return true
-}
-
 // maxCandidatesPerKey bounds the candidates one story key brings.
 const maxCandidatesPerKey = 32
 
@@ -1017,14 +891,7 @@ const maxCandidatesPerKey = 32
 // accepts gives the story.
 func (w *itemWriter) story(ctx context.Context, it *model.Item) (string, error) {
 	cs, byURL := candidatesOf(it, w.cands, w.pre.keyHash)
-	var rejected map[int64]bool
-	if w.prepared {
-		rejected = w.pre.rejected[it.ID]
-	}
 	for _, c := range cs {
-		if rejected[c.rowid] {
-			continue // prepare asked SameStory already
-		}
 		if !byURL[c.rowid] && !maySame(w.u.MaySameStory, c.sketch, it.TitleSketch) {
 			continue // its title is too far from the item's
 		}

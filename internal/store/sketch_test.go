@@ -36,8 +36,8 @@ func (l *askLog) sameStory(cand, it *model.Item) bool {
 }
 
 // TestTitleSketchSkipsCandidates checks that a candidate whose title
-// sketch rules it out is neither read nor asked about, in prepare and in
-// the writer, while one a word apart and one of the same canonical URL
+// sketch rules it out is neither read nor asked about, whether or not
+// prepare ran, while one a word apart and one of the same canonical URL
 // still join the story.
 func TestTitleSketchSkipsCandidates(t *testing.T) {
 	const (
@@ -66,7 +66,7 @@ func TestTitleSketchSkipsCandidates(t *testing.T) {
 		if viaPrepare {
 			res = mustSave(t, s, u)
 		} else {
-			// No prepared candidates: the writer looks them up itself.
+			// Nothing prepared: the writer hashes the keys itself.
 			r := &saveReq{ctx: context.Background(), u: u, pre: &prepared{}, done: make(chan struct{})}
 			s.runBatch([]*saveReq{r})
 			if r.err != nil {

@@ -97,7 +97,7 @@ type Store struct {
 	readStmts  map[string]*sql.Stmt // readQueries, prepared on the reader pool
 	// prepareSlots holds a token per read that prepare has running.
 	prepareSlots chan struct{}
-	keyLog       keyLog        // story keys of recent commits (keylog.go)
+	clock        writeClock    // commits, and other processes' (clock.go)
 	keyFilter    keyFilter     // story key hashes in the database (keyfilter.go)
 	ckpt         *checkpointer // nil when read-only (checkpoint.go)
 	// recentKeys and midKeys count the keys in recent_story_keys and
@@ -248,7 +248,7 @@ func (s *Store) readWriterState(ctx context.Context) error {
 	if err := s.writer.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 		return fmt.Errorf("read data version: %w", err)
 	}
-	s.keyLog.checkDataVersion(v)
+	s.clock.checkDataVersion(v)
 	return nil
 }
 

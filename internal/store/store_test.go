@@ -631,11 +631,11 @@ func TestMigrationsSayWhy(t *testing.T) {
 	}
 }
 
-// TestStoryJudgedInPrepare: SameStory is asked about the snapshot's
-// candidates beside parsing, and the writer does not ask again about
-// those it turned down. Here SameStory turns source a's item down the
-// first time only: asked twice, the new item would join a's story.
-func TestStoryJudgedInPrepare(t *testing.T) {
+// TestSameStoryAskedOnce: SameStory is asked about each candidate once,
+// earliest first, until it accepts one. Here it turns source a's item
+// down the first time only: asked twice, the new item would join a's
+// story.
+func TestSameStoryAskedOnce(t *testing.T) {
 	s := openStore(t)
 	a := newItem("a", "1", "Story", t0)
 	a.StoryKeys = []string{"k"}

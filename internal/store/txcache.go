@@ -142,12 +142,11 @@ func (c *cachedTx) close() {
 }
 
 // readQueries are the statements every fetch runs on a reader: the
-// known-items lookup of parsing, and preparation's lookups of stored
-// items and story candidates. Preparing them for every call (a JOIN over
-// a view of two tables, for candidates) took a third of those lookups'
+// known-items lookup of parsing and preparation's lookup of stored items.
+// Preparing such statements for every call took a third of the lookups'
 // CPU. Open prepares them on the reader pool, once per connection as
 // each is first used.
-var readQueries = []string{knownItemsQuery, storedItemsQuery, candidateKeysQuery, candidateRowsQuery, candidateItemsQuery}
+var readQueries = []string{knownItemsQuery, storedItemsQuery}
 
 // prepareReads prepares readQueries on the reader pool. A query that
 // fails to prepare (a database of another schema, read-only) is left to

@@ -10,54 +10,26 @@ import (
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
-func TestKeyLog(t *testing.T) {
-	var l keyLog
-	k := func(h, rowid int64) []storyKey {
-		return []storyKey{{hash: h - 1000, rowid: rowid}, {hash: h, rowid: rowid, sourceID: "s"}, {hash: h + 1000, rowid: rowid}}
+func TestWriteClock(t *testing.T) {
+	var c writeClock
+	r0 := c.reading()
+	c.committed()
+	r1 := c.reading()
+	if r1 == r0 || !c.covers(r0) || !c.covers(r1) {
+		t.Fatalf("after a commit of this Store: readings %d, %d; covers %v, %v; want both covered", r0, r1, c.covers(r0), c.covers(r1))
 	}
-	s0 := l.snapshot()
-	l.committed(k(1, 10))
-	s1 := l.snapshot()
-	l.committed(nil) // a commit without keys
-	l.committed(k(1, 11))
-	got, ok := l.since(s0, []int64{1, 2})
-	if !ok || len(got[1]) != 2 || len(got[2]) != 0 {
-		t.Fatalf("since(s0) = %v, %v; want both keys of hash 1", got, ok)
-	}
-	if got, ok := l.since(s1, []int64{1}); !ok || len(got[1]) != 1 || got[1][0].rowid != 11 {
-		t.Fatalf("since(s1) = %v, %v; want rowid 11 only", got, ok)
-	}
-	for i := range keyLogBatches {
-		l.committed(k(3, int64(100+i)))
-	}
-	if _, ok := l.since(s1, []int64{1}); ok {
-		t.Error("since a snapshot older than the log: ok, want false")
-	}
-	for range 2 {
-		l.committed(make([]storyKey, keyLogKeys))
-	}
-	if len(l.entries) != 1 {
-		t.Errorf("log of %d batches beyond %d keys, want the last one only", len(l.entries), keyLogKeys)
-	}
-	s2 := l.snapshot()
-	if _, ok := l.since(s2, []int64{3}); !ok {
-		t.Error("since the latest snapshot: not ok")
-	}
-	if l.checkDataVersion(5) || l.checkDataVersion(5) {
+	if c.checkDataVersion(5) || c.checkDataVersion(5) {
 		t.Error("the first data version, or the same one again, reported as another process's write")
 	}
-	if _, ok := l.since(s2, []int64{3}); !ok {
-		t.Error("unchanged data version invalidated the log")
-	}
-	if !l.checkDataVersion(6) {
+	if !c.checkDataVersion(6) {
 		t.Error("a new data version not reported as another process's write")
 	}
-	l.foreignWrite()
-	if _, ok := l.since(s2, []int64{3}); ok {
-		t.Error("since a snapshot taken before another process wrote: ok, want false")
+	c.foreignWrite()
+	if c.covers(r1) {
+		t.Error("a reading taken before another process wrote is covered")
 	}
-	if _, ok := l.since(l.snapshot(), []int64{3}); !ok {
-		t.Error("since a snapshot taken after the foreign write: not ok")
+	if !c.covers(c.reading()) {
+		t.Error("a reading taken after the foreign write is not covered")
 	}
 }
 
@@ -71,20 +43,16 @@ func storyFetch(source string, now time.Time) *saveReq {
 	return &saveReq{ctx: context.Background(), u: u, done: make(chan struct{})}
 }
 
-// TestPreparedCandidatesSeeLaterCommits prepares a fetch, commits the
-// story it belongs to, then writes the fetch: its snapshot misses the
-// story, which must come from the key log; and again after more commits
-// than the log holds, where the writer reads the candidates itself.
-func TestPreparedCandidatesSeeLaterCommits(t *testing.T) {
-	for _, extra := range []int{0, keyLogBatches + 2} {
+// TestCandidatesCommittedAfterPrepare prepares a fetch, commits the story
+// it belongs to, then writes the fetch, right away and after more
+// commits: the writer must find the story prepare's snapshot missed.
+func TestCandidatesCommittedAfterPrepare(t *testing.T) {
+	for _, extra := range []int{0, 6} {
 		t.Run(fmt.Sprint(extra, " commits between"), func(t *testing.T) {
 			s := openStore(t)
 			now := t0.Add(time.Minute)
 			late := storyFetch("late", now)
 			late.pre = s.prepare(context.Background(), &late.u)
-			if late.pre.cands == nil {
-				t.Fatal("prepare read no candidates")
-			}
 			first := storyFetch("first", now)
 			first.pre = s.prepare(context.Background(), &first.u)
 			s.runBatch([]*saveReq{first})
@@ -119,11 +87,12 @@ func openShared(t *testing.T) (a, b *Store) {
 	return a, b
 }
 
-// TestPreparedCandidatesAfterForeignWrite commits the story through a
-// second Store on the same file, as another process would, between a
-// fetch's snapshot and its write: the key log cannot know that story, so
-// the writer must notice the foreign write and read the candidates.
-func TestPreparedCandidatesAfterForeignWrite(t *testing.T) {
+// TestCandidatesAfterForeignWrite commits the story through a second
+// Store on the same file, as another process would, after the first
+// Store's filter was built and between a fetch's preparation and its
+// write: the filter cannot know that story, so the writer must notice the
+// foreign write and look every key up.
+func TestCandidatesAfterForeignWrite(t *testing.T) {
 	ctx := context.Background()
 	a, b := openShared(t)
 	now := t0.Add(time.Minute)
