@@ -65,19 +65,27 @@ With -cpuprofile, it instead runs syndic's fetch in this process (the same
 code as the binary; the farm runs in a child process) for a first ingest and
 a churn poll, writes CPU profiles and prints their top functions.
 
+With -pair BINARY, it instead compares two builds: syndic from this module
+(or -syndic) and BINARY run their first ingests at the same time, from one
+farm, each into a fresh database of its own, -rounds times, and it prints
+their wall and CPU times and the CPU ratio. The machine's load weighs on
+both alike, so a difference of 1-2% shows, where passes run one after the
+other vary by a quarter on a shared machine. Both must store every item.
+
 Examples:
   go run ./cmd/syndicbench -n 500 -m 50
   go run ./cmd/syndicbench -n 500 -m 50 -rounds 3
   go run ./cmd/syndicbench -n 500 -m 50 -latency 100ms -skip-publish
   go run ./cmd/syndicbench -n 500 -m 50 -coldstart 500000 -out perf.md
   go run ./cmd/syndicbench -n 500 -m 50 -cpuprofile /tmp/fetch.pprof
+  go run ./cmd/syndicbench -n 10000 -m 50 -rounds 2 -pair /tmp/syndic-before
 
 Flags:
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var opts bench.Options
-	var out, dir, cpuprofile string
+	var out, dir, cpuprofile, pair string
 	fs := flag.NewFlagSet("syndicbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -102,6 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&dir, "dir", "", "work `directory` (kept); default a temporary one, removed")
 	fs.StringVar(&opts.Syndic, "syndic", "", "syndic `binary` to measure; default built from this module")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "profile syndic's fetch in-process into this `file` (and FILE-churn) instead of benchmarking")
+	fs.StringVar(&pair, "pair", "", "instead of benchmarking, run the first ingests of syndic and of this other syndic `binary` at the same time and compare their CPU")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,6 +136,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts.Self = self
 	if cpuprofile != "" {
 		return profile(ctx, opts, cpuprofile, stdout, stderr)
+	}
+	if pair != "" {
+		rep, err := bench.Pair(ctx, opts, pair)
+		if rep == nil {
+			return err
+		}
+		var b bytes.Buffer
+		rep.Markdown(&b)
+		stdout.Write(b.Bytes()) //nolint:errcheck // nothing better to do with a broken stdout
+		if out != "" {
+			if werr := os.WriteFile(out, b.Bytes(), 0o644); werr != nil {
+				return errors.Join(err, fmt.Errorf("write report: %w", werr))
+			}
+		}
+		return err
 	}
 	rep, runErr := bench.Run(ctx, opts)
 	if rep == nil {

@@ -177,6 +177,51 @@ func TestRunTiny(t *testing.T) {
 	}
 }
 
+// TestPairTiny compares the syndic binary with itself at a tiny scale:
+// both ingest every item in every round, into databases of their own, and
+// the report gives each round's CPU of both and the ratio.
+func TestPairTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the syndic binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin, err := BuildSyndic(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Pair(ctx, Options{Sources: 5, Items: 3, Rounds: 2, Dir: dir, Syndic: bin}, bin)
+	if err != nil {
+		t.Fatalf("Pair: %v", err)
+	}
+	if len(rep.Rounds) != 2 {
+		t.Fatalf("%d rounds, want 2", len(rep.Rounds))
+	}
+	for i, r := range rep.Rounds {
+		for name, p := range map[string]PassResult{"A": r.A, "B": r.B} {
+			if p.Check == nil || p.Check.Stored != 15 || p.Check.Missing != 0 || p.CPU <= 0 || p.Wall <= 0 {
+				t.Errorf("round %d, %s: %+v (check %+v), want 15 items stored and CPU measured", i+1, name, p.ProcStats, p.Check)
+			}
+		}
+		if r.Ratio() <= 0 {
+			t.Errorf("round %d: ratio %v", i+1, r.Ratio())
+		}
+	}
+	for _, f := range []string{"a.db", "b.db"} {
+		if n, err := countRows(ctx, filepath.Join(dir, "pair-5x3", f), "items"); err != nil || n != 15 {
+			t.Errorf("%s: %d items (%v), want 15: each build writes its own database", f, n, err)
+		}
+	}
+	var b bytes.Buffer
+	rep.Markdown(&b)
+	for _, want := range []string{"| 1 |", "| 2 |", "CPU B/A over all rounds: ", "Both stored every item in every round"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 // TestFastest: a repeated pass keeps its fastest round, lists every
 // round in order, and never lets a faster round hide a loss.
 func TestFastest(t *testing.T) {
