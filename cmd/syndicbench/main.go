@@ -142,20 +142,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if rep == nil {
 			return err
 		}
-		var b bytes.Buffer
-		rep.Markdown(&b)
-		stdout.Write(b.Bytes()) //nolint:errcheck // nothing better to do with a broken stdout
-		if out != "" {
-			if werr := os.WriteFile(out, b.Bytes(), 0o644); werr != nil {
-				return errors.Join(err, fmt.Errorf("write report: %w", werr))
-			}
-		}
+		return errors.Join(err, writeReport(rep, out, stdout))
+	}
+	rep, err := bench.Run(ctx, opts)
+	if rep == nil {
 		return err
 	}
-	rep, runErr := bench.Run(ctx, opts)
-	if rep == nil {
-		return runErr
-	}
+	return errors.Join(err, writeReport(rep, out, stdout))
+}
+
+// writeReport prints rep as Markdown and, when out is set, writes it there
+// too. A run that failed partway still reports what it measured.
+func writeReport(rep interface{ Markdown(io.Writer) }, out string, stdout io.Writer) error {
 	var b bytes.Buffer
 	rep.Markdown(&b)
 	stdout.Write(b.Bytes()) //nolint:errcheck // nothing better to do with a broken stdout
@@ -164,5 +162,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}
-	return runErr
+	return nil
 }
