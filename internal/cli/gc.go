@@ -14,8 +14,9 @@ import "runtime/debug"
 // a 2-core machine), nor was 300 faster at 3,000 sources (17.0 against
 // 16.8 s).
 //
-// largeGCPercent: at 10,000 feeds x 50 items the live heap grows to 20-25
-// MB (the story key filter alone is 8 MB; each fetch in flight holds its
+// largeGCPercent: at 10,000 feeds x 50 items the live heap grew to 20-25
+// MB (a story key filter, since replaced by an index outside the heap,
+// took 8 MB of it; each fetch in flight holds its
 // body and items) and 150 collected it 846 times in a 60 s pass. With 300 the same pass took
 // 53.9-58.1 s against 59.5-64.4 s for 150 (four runs each, taking turns),
 // with 10 s less CPU, for a peak RSS of 180 MB instead of 140 MB; 225 and

@@ -199,8 +199,7 @@ func (b *batcher) takeErrors() error {
 }
 
 // Flush waits until every state save queued under Options.AsyncStateSaves
-// is written, and the bulk work the commits so far made due is done
-// (maintain), and returns the state saves' errors since the last Flush.
+// is written, and returns the state saves' errors since the last Flush.
 func (s *Store) Flush(ctx context.Context) error {
 	if s.batch == nil {
 		return nil
@@ -308,27 +307,13 @@ func (s *Store) runBatcher() {
 		if next != nil {
 			ready = append([]*saveReq{next}, ready...)
 		}
-		// Bulk work the batch makes due counts as pending for Flush from
-		// before the batch's callers wake until it is done, so that a
-		// caller's Flush waits for it.
-		due := false
-		s.runBatchThen(reqs, func() {
-			if due = s.maintenanceDue(); due {
-				b.mu.Lock()
-				b.pending++
-				b.mu.Unlock()
-			}
-		})
+		s.runBatch(reqs)
 		for _, r := range reqs {
 			if r.async {
 				b.settle(r)
 			}
 		}
 		s.indexWait = false // a failed indexing is retried once idle again
-		if due {
-			s.maintain()
-			b.settle(nil)
-		}
 		if s.sinceSized++; s.sinceSized >= sizeEvery {
 			s.sinceSized = 0
 			if err := s.sizeWriter(context.Background()); err != nil {
@@ -336,47 +321,6 @@ func (s *Store) runBatcher() {
 			}
 		}
 	}
-}
-
-// maintenanceDue reports whether maintain has work to do.
-func (s *Store) maintenanceDue() bool {
-	return s.recentKeys.Load() >= s.mergeAt
-}
-
-// maintain does the bulk work that commits leave due, in transactions
-// of its own: moving the recent story keys into mid_story_keys once
-// mergeAt wait, and those into story_keys once midMergeAt are there. It
-// runs after runBatch has woken the batch's callers, so that their
-// workers parse their next documents meanwhile; inside the batch's
-// transaction, every fetch of the batch waited for it. A failure leaves
-// the work for the next call; the keys wait where they are. The first
-// failure in a row is a warning, the ones after it (one per batch, on a
-// full disk) debug messages. (Search indexing waits until the writer
-// idles: search.go.)
-func (s *Store) maintain() {
-	ctx := context.Background()
-	var moved int64
-	err := s.write(ctx, func(tx *sql.Tx) (err error) {
-		moved, err = mergeStoryKeys(ctx, tx, "recent_story_keys", "mid_story_keys")
-		return err
-	})
-	if err == nil {
-		s.recentKeys.Store(0)
-		s.midKeys.Add(moved)
-		if s.midKeys.Load() >= s.midMergeAt {
-			err = s.write(ctx, func(tx *sql.Tx) error {
-				_, err := mergeStoryKeys(ctx, tx, "mid_story_keys", "story_keys")
-				return err
-			})
-			if err == nil {
-				s.midKeys.Store(0)
-			}
-		}
-	}
-	if err != nil {
-		s.logFailure(ctx, s.maintainFailing, "story key merge failed; retried after the next commit", err)
-	}
-	s.maintainFailing = err != nil
 }
 
 // logFailure logs a failure of the batcher's bulk work that is retried
@@ -457,16 +401,7 @@ func fillBatch(first *saveReq, poll func() *saveReq) (reqs []*saveReq, next *sav
 // runBatch runs reqs in one transaction, or each alone when that fails,
 // and wakes their callers.
 func (s *Store) runBatch(reqs []*saveReq) {
-	s.runBatchThen(reqs, nil)
-}
-
-// runBatchThen is runBatch, calling beforeWake (when not nil) once the
-// writes are done and before the callers wake.
-func (s *Store) runBatchThen(reqs []*saveReq, beforeWake func()) {
 	defer func() {
-		if beforeWake != nil {
-			beforeWake()
-		}
 		for _, r := range reqs {
 			close(r.done)
 		}
@@ -502,10 +437,9 @@ func (s *Store) runBatchThen(reqs []*saveReq, beforeWake func()) {
 }
 
 // writeFetches writes reqs in one transaction, and adds the story keys it
-// committed to the key filter.
+// committed to the story index.
 func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.SaveResult, error) {
 	results := make([]model.SaveResult, len(reqs))
-	var logged []storyKey
 	var keys keyBuffer
 	err := s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx, &s.stmts)
@@ -515,11 +449,13 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			return fmt.Errorf("read data version: %w", err)
 		}
 		if s.clock.checkDataVersion(v) {
-			s.keyFilter.invalidate()
 			s.clock.foreignWrite()
+			if err := s.stories.catchUp(ctx, tx); err != nil {
+				return err
+			}
 		}
 		for i, r := range reqs {
-			res, err := r.apply(tx, &keys, &s.clock, &s.keyFilter)
+			res, err := r.apply(tx, &keys, &s.clock, &s.stories)
 			if err != nil {
 				return err
 			}
@@ -528,25 +464,23 @@ func (s *Store) writeFetches(ctx context.Context, reqs []*saveReq) ([]model.Save
 			}
 			results[i] = res
 		}
-		logged = keys.keys // flush sorts them by hash
 		return keys.flush(ctx, tx)
 	})
 	s.stmts.prepareLearned(context.Background(), s.writer)
 	if err != nil {
 		return nil, err
 	}
-	s.keyFilter.committed(logged) // before the next lookup: see keyfilter.go
+	s.stories.committed(keys.records, keys.last)
+	s.stories.tidy()
 	s.clock.committed()
-	// The bulk work these counts make due runs in maintain.
 	s.searchPending.Add(keys.pending)
-	s.recentKeys.Add(int64(len(logged)))
 	return results, nil
 }
 
 // apply writes one fetch within tx; its story keys go to keys. clock says
-// whether prepare's snapshot still holds, and filter spares lookups of
-// story keys the database lacks.
-func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, clock *writeClock, filter *keyFilter) (model.SaveResult, error) {
+// whether prepare's snapshot still holds; index holds the story keys
+// committed.
+func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, clock *writeClock, index *storyIndex) (model.SaveResult, error) {
 	// The statements of one fetch are short, and writeFetches checks
 	// r.ctx once they have run: a context the driver need not watch
 	// spares it a goroutine per statement, to interrupt it on
@@ -558,7 +492,7 @@ func (r *saveReq) apply(tx *cachedTx, keys *keyBuffer, clock *writeClock, filter
 	if u.Items == nil {
 		return model.SaveResult{}, nil
 	}
-	res, err := saveItems(ctx, tx, u, r.pre, keys, clock, filter)
+	res, err := saveItems(ctx, tx, u, r.pre, keys, clock, index)
 	if err != nil {
 		return model.SaveResult{}, err
 	}

@@ -45,8 +45,9 @@ func (c *writeClock) foreignWrite() {
 
 // checkDataVersion compares the writer connection's data version, read
 // within a write transaction, with the last one seen, and reports whether
-// another process committed since. The caller then drops what depends on
-// this Store having written alone (the key filter) and calls foreignWrite.
+// another process committed since. The caller then catches up on what
+// this Store holds of the database (the story index) and calls
+// foreignWrite.
 func (c *writeClock) checkDataVersion(v int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -88,10 +88,9 @@ func openShared(t *testing.T) (a, b *Store) {
 }
 
 // TestCandidatesAfterForeignWrite commits the story through a second
-// Store on the same file, as another process would, after the first
-// Store's filter was built and between a fetch's preparation and its
-// write: the filter cannot know that story, so the writer must notice the
-// foreign write and look every key up.
+// Store on the same file, as another process would, between a fetch's
+// preparation and its write: the writer must find it (see also
+// TestStoryIndexCatchesUp, where the index was read before).
 func TestCandidatesAfterForeignWrite(t *testing.T) {
 	ctx := context.Background()
 	a, b := openShared(t)

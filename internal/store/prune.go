@@ -78,9 +78,7 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 			res.count(v)
 		}
 		res.Tombstones = res.Removed
-		err := s.reader.QueryRowContext(ctx, `
-			SELECT count(*)
-			FROM all_story_keys AS k`+staleKeys, p.keyCutoff()).Scan(&res.StoryKeys)
+		err := s.reader.QueryRowContext(ctx, staleKeyCount, p.keyCutoff()).Scan(&res.StoryKeys)
 		if err != nil {
 			return res, fmt.Errorf("prune: count story keys: %w", err)
 		}
@@ -106,32 +104,25 @@ func (s *Store) Prune(ctx context.Context, p PrunePolicy) (PruneResult, error) {
 		}
 	}
 	// One pass drops the keys of the items just removed and those outside
-	// the dedup window; story_keys has no index by item to do it per item.
+	// the dedup window; the log has no index by item to do it per item.
+	// The writer's story index keeps them until it is read again: there
+	// they only cost a lookup (storyindex.go).
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res.StoryKeys = 0
-		for _, table := range []string{"story_keys", "mid_story_keys", "recent_story_keys"} {
-			r, err := tx.ExecContext(ctx, `
-				DELETE FROM `+table+` AS k`+staleKeys, p.keyCutoff())
-			if err != nil {
-				return err
-			}
-			n, err := r.RowsAffected()
-			if err != nil {
-				return err
-			}
-			res.StoryKeys += int(n)
+		if err := tx.QueryRowContext(ctx, staleKeyCount, p.keyCutoff()).Scan(&res.StoryKeys); err != nil {
+			return err
 		}
-		return nil
+		_, err := tx.ExecContext(ctx, `
+			DELETE FROM story_key_log AS k`+staleKeys, p.keyCutoff())
+		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("prune: drop story keys: %w", err)
 	}
-	s.keyFilter.pruned(int64(res.StoryKeys))
 	return res, nil
 }
 
-// staleKeys selects, from story_keys AS k, the keys no new item can match:
-// their item is gone or was first seen before the parameter.
+// staleKeys selects, from story_key_log AS k, the keys no new item can
+// match: their item is gone or was first seen before the parameter.
 const staleKeys = `
 	WHERE NOT EXISTS (
 		SELECT 1
@@ -139,6 +130,11 @@ const staleKeys = `
 		WHERE i.rowid = k.item_rowid
 			AND i.first_seen >= ?
 	)`
+
+// staleKeyCount counts the story keys of the rows staleKeys selects.
+const staleKeyCount = `
+	SELECT coalesce(sum(length(k.key_hashes)), 0) / 8
+	FROM story_key_log AS k` + staleKeys
 
 // keyCutoff is the first-seen time before which story keys are useless:
 // Now-DedupWindow, or 0 (keep all keys of existing items) without a window.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -148,13 +147,7 @@ func TestPruneStoryKeys(t *testing.T) {
 	cur := newItem("a", "cur", "Cur", t0)
 	cur.StoryKeys = []string{"k3"}
 	mustSave(t, s, update("a", t0.Add(72*time.Hour), cur))
-	storyKeys := func() int {
-		var n int
-		if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM all_story_keys").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	storyKeys := func() int { return len(loggedKeys(t, s)) }
 	p := PrunePolicy{DedupWindow: 48 * time.Hour, Now: t0.Add(73 * time.Hour), DryRun: true}
 	res, err := s.Prune(ctx, p)
 	if err != nil {
@@ -211,85 +204,5 @@ func TestPruneInBatches(t *testing.T) {
 	// One bump per batch.
 	if v, _ := s.Versions(ctx); v["a"] != 4 {
 		t.Errorf("version = %d, want 4", v["a"])
-	}
-}
-
-// TestStoryKeysMerge: keys move from recent_story_keys into
-// mid_story_keys once enough wait, and from there into story_keys once
-// enough are there; stories are found in each of the three tables, and
-// Prune drops stale keys from all of them.
-func TestStoryKeysMerge(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "syndic.db"), Options{mergeKeys: 3, midKeys: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	count := func(table string) int {
-		var n int
-		if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	tables := func(step string, recent, mid, main int) {
-		t.Helper()
-		if err := s.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		r, m, k := count("recent_story_keys"), count("mid_story_keys"), count("story_keys")
-		if r != recent || m != mid || k != main {
-			t.Fatalf("%s: %d recent, %d mid, %d main keys; want %d, %d, %d", step, r, m, k, recent, mid, main)
-		}
-	}
-	// save stores an item of source with keys, minute minutes after t0.
-	save := func(source string, minute int, title string, keys ...string) (model.Item, model.SaveResult) {
-		t.Helper()
-		it := newItem(source, "1", title, t0)
-		it.StoryKeys = keys
-		return it, mustSave(t, s, update(source, t0.Add(time.Duration(minute)*time.Minute), it))
-	}
-	const title = "Harbor police announce new flood defenses"
-	first, _ := save("a", 0, title, "k1", "k2")
-	// joins checks that it joined first's story through a key in where.
-	joins := func(it model.Item, res model.SaveResult, where string) {
-		t.Helper()
-		if res.Duplicate != 1 {
-			t.Fatalf("duplicate of a %s key: %s, want 1 duplicate", where, counts(res))
-		}
-		if got := mustItem(t, s, it.ID).StoryID; got != first.ID {
-			t.Errorf("story of %s = %q, want %q", it.SourceID, got, first.ID)
-		}
-	}
-	tables("after 2 keys", 2, 0, 0)
-	// Found while recent.
-	if _, res := save("b", 1, title, "k1"); res.Duplicate != 1 {
-		t.Fatalf("duplicate of a recent key: %s, want 1 duplicate", counts(res))
-	}
-	// That commit brought the count to 3: everything moved to the middle
-	// table, once the writer has woken the fetch's caller.
-	tables("after the first merge", 0, 3, 0)
-	c, res := save("c", 2, title, "k2")
-	joins(c, res, "middle")
-	tables("after c", 1, 3, 0)
-	save("d", 3, "Library trustees weigh noise limits", "k3", "k4")
-	// Three recent keys moved to the middle, which then held six: all
-	// moved on into story_keys.
-	tables("after the second merge", 0, 0, 6)
-	e, res := save("e", 4, title, "k1")
-	joins(e, res, "merged")
-	save("f", 5, "Council delays vote on bus routes", "k5", "k6")
-	// k1 of e and k5, k6 of f moved to the middle, which holds fewer than
-	// five: they stay there.
-	tables("after the third merge", 0, 3, 6)
-	save("g", 6, "Ferry fares rise in spring", "k7")
-	tables("after g", 1, 3, 6)
-	// Stale keys go from all three tables.
-	pruned, err := s.Prune(ctx, PrunePolicy{DedupWindow: 48 * time.Hour, Now: t0.Add(73 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pruned.StoryKeys != 10 || count("all_story_keys") != 0 {
-		t.Errorf("prune dropped %d keys, %d left; want 10, 0", pruned.StoryKeys, count("all_story_keys"))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/syndic-dev/syndic/internal/dedup"
 )
@@ -11,7 +12,8 @@ import (
 // goSteps are migration steps that SQL cannot express, run after the
 // migration's SQL in its transaction, by version.
 var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	3: rekeyStories,
+	3:  rekeyStories,
+	13: logStoryKeys,
 }
 
 // rekeyBatch is how many items rekeyStories reads and keys per statement.
@@ -35,8 +37,8 @@ func rekeyStories(ctx context.Context, tx *sql.Tx) error {
 		if err != nil {
 			return fmt.Errorf("read items after rowid %d: %w", last, err)
 		}
-		// Migration 3 predates recent_story_keys and title sketches.
-		kb := keyBuffer{table: "story_keys", beforeSketches: true}
+		// Migration 3's story_keys: key_hash and item_rowid.
+		var keys [][2]int64
 		n := 0
 		for rows.Next() {
 			var rowid int64
@@ -46,7 +48,7 @@ func rekeyStories(ctx context.Context, tx *sql.Tx) error {
 				return fmt.Errorf("read items after rowid %d: %w", last, err)
 			}
 			for _, k := range dedup.StoryKeys(title, "", canonical) {
-				kb.keys = append(kb.keys, storyKey{hash: storyKeyHash(k), rowid: rowid})
+				keys = append(keys, [2]int64{storyKeyHash(k), rowid})
 			}
 			last = rowid
 			n++
@@ -55,11 +57,77 @@ func rekeyStories(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("read items after rowid %d: %w", last, err)
 		}
 		rows.Close()
-		if err := kb.flush(ctx, tx); err != nil {
-			return err
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO story_keys (key_hash, item_rowid) VALUES (?, ?)", k[0], k[1]); err != nil {
+				return fmt.Errorf("save story keys: %w", err)
+			}
 		}
 		if n < rekeyBatch {
 			return nil
 		}
 	}
+}
+
+// logStepRows is how many log rows logStoryKeys holds before it writes
+// them.
+const logStepRows = 4096
+
+// logStoryKeys copies the story keys of the tables before migration 13
+// into story_key_log, a row per item and title sketch, in item order, and
+// drops those tables. A key whose item is gone stays behind.
+func logStoryKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT
+			k.item_rowid,
+			i.first_seen,
+			coalesce(k.title_sketch, 0) AS sketch,
+			k.key_hash
+		FROM all_story_keys AS k
+		JOIN items AS i ON i.rowid = k.item_rowid
+		ORDER BY k.item_rowid, sketch`)
+	if err != nil {
+		return fmt.Errorf("read story keys: %w", err)
+	}
+	var recs []keyRecord
+	for rows.Next() {
+		var r keyRecord
+		var h int64
+		if err := rows.Scan(&r.rowid, &r.firstSeen, &r.sketch, &h); err != nil {
+			rows.Close()
+			return fmt.Errorf("read story keys: %w", err)
+		}
+		if n := len(recs); n > 0 && recs[n-1].rowid == r.rowid && recs[n-1].sketch == r.sketch {
+			if !slices.Contains(recs[n-1].hashes, h) {
+				recs[n-1].hashes = append(recs[n-1].hashes, h)
+			}
+			continue
+		}
+		if len(recs) >= logStepRows {
+			// All but the last, which may have more keys to come.
+			if _, err := appendKeyLog(ctx, tx, recs[:len(recs)-1]); err != nil {
+				rows.Close()
+				return err
+			}
+			recs = append(recs[:0], recs[len(recs)-1])
+		}
+		r.hashes = []int64{h}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return fmt.Errorf("read story keys: %w", err)
+	}
+	rows.Close()
+	if _, err := appendKeyLog(ctx, tx, recs); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `
+		DROP VIEW all_story_keys;
+		DROP TABLE story_keys;
+		DROP TABLE mid_story_keys;
+		DROP TABLE recent_story_keys;`)
+	if err != nil {
+		return fmt.Errorf("drop story key tables: %w", err)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/syndic-dev/syndic/internal/dedup"
+	"github.com/syndic-dev/syndic/internal/keyindex"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -92,8 +93,7 @@ type prepared struct {
 	unchanged map[string]bool
 }
 
-// prepare fills a prepared for u, and builds the story key filter when it
-// is due (keyfilter.go). Errors only mean less is prepared.
+// prepare fills a prepared for u. Errors only mean less is prepared.
 func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	p := &prepared{}
 	if len(u.Items) == 0 {
@@ -102,13 +102,6 @@ func (s *Store) prepare(ctx context.Context, u *model.FetchUpdate) *prepared {
 	p.keyHashes = make(map[string]int64)
 	if !u.NeverStored {
 		s.readUnchanged(ctx, u, p)
-	}
-	if u.DedupWindow > 0 && s.keyFilter.startBuild() {
-		// The writer's lookups go without the filter until it is built;
-		// a failed build leaves it unused.
-		if err := s.buildKeyFilter(ctx); err != nil {
-			s.log.Debug("story key filter not built", "error", err)
-		}
 	}
 	p.html = make(map[string][]byte, len(u.Items))
 	for i := range u.Items {
@@ -240,18 +233,6 @@ func (w keyWants) hashes() []int64 {
 	return slices.Collect(maps.Keys(w))
 }
 
-// only returns the wants of hashes, which w holds.
-func (w keyWants) only(hashes []int64) keyWants {
-	if len(hashes) == len(w) {
-		return w
-	}
-	o := make(keyWants, len(hashes))
-	for _, h := range hashes {
-		o[h] = w[h]
-	}
-	return o
-}
-
 // worth reports whether a candidate of key hash h with title sketch
 // sketch may be the same story as one of the new items with that key.
 func (w keyWants) worth(h, sketch int64, may func(candidate, item int64) bool) bool {
@@ -298,36 +279,25 @@ func candidatesOf(it *model.Item, cands map[int64][]candidate, hash func(string)
 	return cs, byURL
 }
 
-// candidateKeysQuery reads the story keys of the hashes in the argument
-// (a JSON array), with their items' title sketches; candidateRowsQuery
-// reads which of the items the first argument lists belong to sources
-// other than the second and were first seen at or after the third.
-const (
-	candidateKeysQuery = `
-		SELECT
-			key_hash,
-			item_rowid,
-			title_sketch
-		FROM all_story_keys
-		WHERE key_hash IN (SELECT value FROM json_each(?))`
-	candidateRowsQuery = `
-		SELECT
-			i.rowid,
-			i.first_seen` + candidatesFrom
-	candidatesFrom = `
-		FROM items AS i
-		WHERE i.rowid IN (SELECT value FROM json_each(?))
-			AND i.source_id <> ?
-			AND i.first_seen >= ?`
-)
+// candidateRowsQuery reads which of the items the first argument (a JSON
+// array of rowids) lists belong to sources other than the second and were
+// first seen at or after the third.
+const candidateRowsQuery = `
+	SELECT
+		i.rowid,
+		i.first_seen
+	FROM items AS i
+	WHERE i.rowid IN (SELECT value FROM json_each(?))
+		AND i.source_id <> ?
+		AND i.first_seen >= ?`
 
 // readCandidates reads the items of sources other than sourceID first
 // seen at or after since that carry one of the story keys of want and may
 // be the same story as an item with that key (keyWants.worth): first the
-// keys, with their items' title sketches, then the rows of the items
+// index, with the items' title sketches, then the rows of the items
 // worth it, so that the candidates whose titles rule them out are never
 // read.
-func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candidate, item int64) bool, sourceID string, since int64) (map[int64][]candidate, error) {
+func readCandidates(ctx context.Context, tx sqlTx, idx *keyindex.Index, want keyWants, may func(candidate, item int64) bool, sourceID string, since int64) (map[int64][]candidate, error) {
 	cands := make(map[int64][]candidate)
 	if len(want) == 0 {
 		return cands, nil
@@ -335,33 +305,22 @@ func readCandidates(ctx context.Context, tx sqlTx, want keyWants, may func(candi
 	type keyRow struct{ hash, rowid, sketch int64 }
 	var keys []keyRow
 	var rowids []int64
-	err := func() error {
-		rows, err := tx.QueryContext(ctx, candidateKeysQuery, jsonInts(want.hashes()))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		seen := make(map[int64]bool)
-		for rows.Next() {
-			var k keyRow
-			var sketch sql.NullInt64
-			if err := rows.Scan(&k.hash, &k.rowid, &sketch); err != nil {
-				return err
+	seen := make(map[int64]bool)
+	for h := range want {
+		idx.Lookup(h, func(it keyindex.Item) bool {
+			if it.FirstSeen < since || !want.worth(h, it.Sketch, may) {
+				return true
 			}
-			k.sketch = sketch.Int64
-			if !want.worth(k.hash, k.sketch, may) {
-				continue
+			keys = append(keys, keyRow{hash: h, rowid: it.Rowid, sketch: it.Sketch})
+			if !seen[it.Rowid] {
+				seen[it.Rowid] = true
+				rowids = append(rowids, it.Rowid)
 			}
-			keys = append(keys, k)
-			if !seen[k.rowid] {
-				seen[k.rowid] = true
-				rowids = append(rowids, k.rowid)
-			}
-		}
-		return rows.Err()
-	}()
-	if err != nil || len(rowids) == 0 {
-		return cands, err
+			return true
+		})
+	}
+	if len(rowids) == 0 {
+		return cands, nil
 	}
 	rows, err := tx.QueryContext(ctx, candidateRowsQuery, jsonInts(rowids), sourceID, since)
 	if err != nil {
@@ -429,7 +388,7 @@ func (old stored) unchangedAs(it *model.Item) bool {
 // saveItems stores u.Items within tx.
 // New items' story keys go to kb, which the caller flushes before the
 // transaction commits.
-func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer, clock *writeClock, filter *keyFilter) (model.SaveResult, error) {
+func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prepared, kb *keyBuffer, clock *writeClock, index *storyIndex) (model.SaveResult, error) {
 	var res model.SaveResult
 	now := ms(u.Now)
 	if now == 0 {
@@ -493,7 +452,7 @@ func saveItems(ctx context.Context, tx *cachedTx, u model.FetchUpdate, pre *prep
 		return res, fmt.Errorf("read stored items: %w", err)
 	}
 
-	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, filter: filter, now: now, candItems: make(map[int64]*model.Item)}
+	w := &itemWriter{tx: tx, u: &u, pre: pre, keys: kb, index: index, now: now, candItems: make(map[int64]*model.Item)}
 	var fresh []*model.Item
 	for _, it := range items {
 		if it.Key == "" {
@@ -618,9 +577,9 @@ type itemWriter struct {
 	u    *model.FetchUpdate
 	pre  *prepared
 	keys *keyBuffer
-	// filter is the Store's story key filter; nil looks every key up.
-	filter *keyFilter
-	now    int64
+	// index is the Store's story index.
+	index *storyIndex
+	now   int64
 
 	// cands maps a story key hash to the items of other sources that
 	// carry it within the dedup window.
@@ -698,11 +657,7 @@ func (w *itemWriter) update(ctx context.Context, old stored, it *model.Item) err
 	// The keys of the headline as it reads now, so that a later item of
 	// another source finds the story by an edited headline too; those of
 	// the first one stay until pruning.
-	for _, k := range it.StoryKeys {
-		if k != "" {
-			w.keys.add(storyKey{hash: w.pre.keyHash(k), rowid: old.rowid, sourceID: w.u.SourceID, firstSeen: old.firstSeen, sketch: it.TitleSketch})
-		}
-	}
+	w.keys.add(old.rowid, w.u.SourceID, old.firstSeen, it.TitleSketch, it.StoryKeys, w.pre.keyHash)
 	return nil
 }
 
@@ -809,18 +764,13 @@ func (w *itemWriter) insert(ctx context.Context, it *model.Item) (dup bool, err 
 		return false, err
 	}
 	w.newRows = append(w.newRows, rowid)
-	for _, k := range it.StoryKeys {
-		if k != "" {
-			w.keys.add(storyKey{hash: w.pre.keyHash(k), rowid: rowid, sourceID: w.u.SourceID, firstSeen: w.now, sketch: it.TitleSketch})
-		}
-	}
+	w.keys.add(rowid, w.u.SourceID, w.now, it.TitleSketch, it.StoryKeys, w.pre.keyHash)
 	return dup, nil
 }
 
 // loadCandidates finds the items of other sources within the dedup
 // window that share a story key with the new items: those committed, in
-// one statement within the transaction, for the keys the story key
-// filter lets through (keyfilter.go); and those of this transaction's
+// the story index (storyindex.go), and those of this transaction's
 // earlier fetches, whose keys are not written yet.
 func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) error {
 	if w.u.DedupWindow <= 0 {
@@ -835,13 +785,11 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	}
 	hashes := want.hashes()
 	since := w.now - w.u.DedupWindow.Milliseconds()
-	stored := want
-	if w.filter != nil {
-		if kept, used := w.filter.filter(hashes); used {
-			stored = want.only(kept)
-		}
+	idx, err := w.index.lookup(ctx, w.tx, since)
+	if err != nil {
+		return err
 	}
-	cands, err := readCandidates(ctx, w.tx, stored, w.u.MaySameStory, w.u.SourceID, since)
+	cands, err := readCandidates(ctx, w.tx, idx, want, w.u.MaySameStory, w.u.SourceID, since)
 	if err != nil {
 		return err
 	}
@@ -936,50 +884,64 @@ func (w *itemWriter) candidate(ctx context.Context, rowid int64) (*model.Item, e
 	return &c, nil
 }
 
-// keyBuffer collects what a transaction's new items add to the story-key
-// table and to the full-text index, and writes each in one statement at
-// the transaction's end. Written per fetch, the keys cost more than the
-// items themselves: every statement that inserts many rows keeps a
-// statement journal of each page it touches first. The full-text index
-// is worse: FTS5 writes its pending terms as a new index segment at every
-// statement boundary, so one insert per fetch made a segment per fetch,
-// and every later statement of the transaction paid for flushing and
-// merging them. Fetches later in the same transaction find the buffered
-// keys through byHash.
+// keyBuffer collects what a transaction's new items add to the story key
+// log and to the full-text index, and writes each at the transaction's
+// end. The full-text index would be costly written per fetch: FTS5 writes
+// its pending terms as a new index segment at every statement boundary,
+// so one insert per fetch made a segment per fetch, and every later
+// statement of the transaction paid for flushing and merging them.
+// Fetches later in the same transaction find the buffered keys through
+// byHash.
 type keyBuffer struct {
-	keys    []storyKey
+	records []keyRecord
 	byHash  map[int64][]storyKey
 	ftsRows []int64 // rowids of new items, for the full-text index
 	pending int64   // new items recorded for the index by flush
-	// table receives the keys: recent_story_keys (storykeys.go) unless
-	// set; beforeSketches says it predates migration 10.
-	table          string
-	beforeSketches bool
+	// last is the seq of the last log row flush appended.
+	last int64
 }
 
-// storyKey is one row of story_keys, with what candidate lookups need of
-// its item.
+// storyKey is a buffered key, with what candidate lookups need of its
+// item.
 type storyKey struct {
 	hash      int64
 	rowid     int64
 	sourceID  string
 	firstSeen int64
-	sketch    int64 // of the item's title; 0 is stored as NULL
+	sketch    int64 // of the item's title; 0 unknown
 }
 
-func (b *keyBuffer) add(k storyKey) {
-	if b.byHash == nil {
-		b.byHash = make(map[int64][]storyKey)
+// add buffers the keys of an item's headline, hashed by hash.
+func (b *keyBuffer) add(rowid int64, sourceID string, firstSeen, sketch int64, keys []string, hash func(string) int64) {
+	hashes := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		h := hash(k)
+		if slices.Contains(hashes, h) {
+			continue
+		}
+		hashes = append(hashes, h)
+		if b.byHash == nil {
+			b.byHash = make(map[int64][]storyKey)
+		}
+		b.byHash[h] = append(b.byHash[h], storyKey{hash: h, rowid: rowid, sourceID: sourceID, firstSeen: firstSeen, sketch: sketch})
 	}
-	b.keys = append(b.keys, k)
-	b.byHash[k.hash] = append(b.byHash[k.hash], k)
+	if len(hashes) > 0 {
+		b.records = append(b.records, keyRecord{rowid: rowid, firstSeen: firstSeen, sketch: sketch, hashes: hashes})
+	}
 }
 
 // flush writes the buffered keys within tx, and records the new items as
 // pending for the full-text index (search.go).
 func (b *keyBuffer) flush(ctx context.Context, tx sqlTx) error {
-	if err := b.flushKeys(ctx, tx); err != nil {
-		return err
+	if len(b.records) > 0 {
+		last, err := appendKeyLog(ctx, tx, b.records)
+		if err != nil {
+			return err
+		}
+		b.last = last
 	}
 	if len(b.ftsRows) == 0 {
 		return nil
@@ -997,82 +959,6 @@ func (b *keyBuffer) flush(ctx context.Context, tx sqlTx) error {
 	b.pending += int64(len(b.ftsRows))
 	b.ftsRows = nil
 	return nil
-}
-
-// flushKeys writes the buffered keys in key order, so that the index is
-// filled front to back.
-func (b *keyBuffer) flushKeys(ctx context.Context, tx sqlTx) error {
-	if len(b.keys) == 0 {
-		return nil
-	}
-	slices.SortFunc(b.keys, func(x, y storyKey) int {
-		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.rowid, y.rowid))
-	})
-	query := insertKeysSQL(cmp.Or(b.table, "recent_story_keys"), b.beforeSketches)
-	cols := 3
-	if b.beforeSketches {
-		cols = 2
-	}
-	args := make([]any, 0, cols*keysPerInsert)
-	for i := 0; i < len(b.keys); i += keysPerInsert {
-		args = args[:0]
-		for j := i; j < i+keysPerInsert; j++ {
-			// A short last statement repeats the last key, which OR
-			// IGNORE drops: one statement text serves every count.
-			k := b.keys[min(j, len(b.keys)-1)]
-			args = append(args, k.hash, k.rowid)
-			if !b.beforeSketches {
-				var sketch any // NULL: unknown
-				if k.sketch != 0 {
-					sketch = k.sketch
-				}
-				args = append(args, sketch)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-			return fmt.Errorf("save %d story keys: %w", len(b.keys), err)
-		}
-	}
-	b.keys, b.byHash = nil, nil
-	return nil
-}
-
-// keysPerInsert is how many story keys one statement of insertKeysSQL
-// inserts: 768 parameters, well under SQLite's 32,766.
-const keysPerInsert = 256
-
-// insertKeysSQL inserts keysPerInsert story keys, given as parameters
-// (hash, rowid, sketch) in turn, into table; without the sketch for a
-// table from before migration 10 (rekeying at migration 3, rekey.go).
-// Bound integers cost less than the JSON the keys once came in: at
-// 10,000x50 the batches' key inserts took 9.5 s of the writer's time
-// instead of 12.1 s.
-//
-// It and mergeKeysSQL write many rows into a big table already there.
-// SQLite keeps a statement journal, a copy of every page such a statement
-// touches, whenever it may fail halfway: when it calls an SQL function
-// (such as ->>) or may abort on a constraint (ON CONFLICT DO NOTHING
-// still aborts on NOT NULL). Past 64 KiB that journal spills to a
-// temporary file: at 10,000 sources x 50 items, 2 s of a first ingest's
-// writes. INSERT OR IGNORE without a function needs none. Should such a
-// statement fail anyway (a full disk), the whole transaction rolls back,
-// which the batcher does in any case (batch.go). The insert into
-// search_pending keeps its journal (a rowid that is not an integer
-// aborts), but it appends to a small table.
-func insertKeysSQL(table string, beforeSketches bool) string {
-	cols, row := "key_hash, item_rowid, title_sketch", "(?, ?, ?)"
-	if beforeSketches {
-		cols, row = "key_hash, item_rowid", "(?, ?)"
-	}
-	var b strings.Builder
-	b.WriteString("INSERT OR IGNORE INTO " + table + " (" + cols + ") VALUES ")
-	for i := range keysPerInsert {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(row)
-	}
-	return b.String()
 }
 
 // compactURLs returns the guid, link and canonical URL columns of it: NULL

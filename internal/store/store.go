@@ -73,12 +73,9 @@ type Options struct {
 	checkpointEvery int64
 	checkpointIdle  time.Duration
 	checkpointRan   chan checkpointResult
-	// mergeKeys, midKeys, searchBatch and searchIdle override the
-	// constants of the same names in tests; searchIndexed, when set,
-	// receives the outcome of every idle indexing of the batcher
-	// (search.go).
-	mergeKeys     int64
-	midKeys       int64
+	// searchBatch and searchIdle override the constants of the same
+	// names in tests; searchIndexed, when set, receives the outcome of
+	// every idle indexing of the batcher (search.go).
 	searchBatch   int64
 	searchIdle    time.Duration
 	searchIndexed chan error
@@ -98,14 +95,10 @@ type Store struct {
 	// prepareSlots holds a token per read that prepare has running.
 	prepareSlots chan struct{}
 	clock        writeClock    // commits, and other processes' (clock.go)
-	keyFilter    keyFilter     // story key hashes in the database (keyfilter.go)
 	ckpt         *checkpointer // nil when read-only (checkpoint.go)
-	// recentKeys and midKeys count the keys in recent_story_keys and
-	// mid_story_keys, give or take those Prune removed (storykeys.go).
-	recentKeys atomic.Int64
-	midKeys    atomic.Int64
-	mergeAt    int64 // mergeKeys, or Options.mergeKeys
-	midMergeAt int64 // midKeys, or Options.midKeys
+	// stories is the story keys of the items, in memory (storyindex.go):
+	// the writer's alone.
+	stories storyIndex
 	// searchPending counts the items waiting for the full-text index,
 	// give or take other processes' (search.go). The batcher indexes
 	// searchChunk of them at a time once it has had nothing to write for
@@ -167,7 +160,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)
 	}
-	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves, mergeAt: cmp.Or(opts.mergeKeys, mergeKeys), midMergeAt: cmp.Or(opts.midKeys, midKeys),
+	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves,
 		searchChunk: cmp.Or(opts.searchBatch, searchBatch), searchIdleAfter: cmp.Or(opts.searchIdle, searchIdle), searchIndexed: opts.searchIndexed}
 	if err := registerFunctions(); err != nil {
 		return nil, fmt.Errorf("open database %q: register functions: %w", path, err)
@@ -233,14 +226,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 // readWriterState reads what the writer keeps count of between commits:
-// the keys waiting in recent_story_keys and mid_story_keys, the items
-// waiting for the search index, and the writer connection's first data
-// version, so that other processes' commits after it are seen at the
-// next write (keyfilter.go needs every one).
+// the items waiting for the search index, and the writer connection's
+// first data version, so that other processes' commits after it are seen
+// at the next write (storyindex.go needs every one).
 func (s *Store) readWriterState(ctx context.Context) error {
-	if err := s.countKeys(ctx); err != nil {
-		return err
-	}
 	if err := s.countSearchPending(ctx); err != nil {
 		return err
 	}
@@ -375,6 +364,11 @@ func (s *Store) Close() error {
 
 func (s *Store) close() error {
 	s.stopBatcher()
+	if s.stories.loaded && s.log.Enabled(context.Background(), slog.LevelDebug) {
+		items, keys := s.stories.idx.Len()
+		s.log.Debug("story index", "items", items, "keys", keys, "bytes", s.stories.idx.Bytes())
+	}
+	s.stories.forget() // the batcher's, which has ended
 	var errs []error
 	if s.writer != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		used, usedMax, overflow := pageCacheStats()
