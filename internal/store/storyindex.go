@@ -104,7 +104,9 @@ func (x *storyIndex) catchUp(ctx context.Context, tx sqlTx) error {
 		x.forget()
 		return fmt.Errorf("read story key log: %w", err)
 	}
-	if last == x.last {
+	if last <= x.last {
+		// Nothing new; fewer when Prune dropped the last rows, which the
+		// index may keep (seqs are never given twice).
 		return nil
 	}
 	if err := x.replay(ctx, tx, `

@@ -394,3 +394,39 @@ func TestMigrateStoryKeyLog(t *testing.T) {
 		t.Errorf("IntegrityCheck() = %q, %v", res, err)
 	}
 }
+
+// TestStoryIndexAfterForeignPrune: another process prunes the log's last
+// rows, then appends; this Store replays only what was appended since,
+// without reading again what its index holds.
+func TestStoryIndexAfterForeignPrune(t *testing.T) {
+	ctx := context.Background()
+	a, b := openShared(t)
+	now := t0.Add(time.Minute)
+	first := storyFetch("first", now)
+	a.runBatch([]*saveReq{first})
+	if first.err != nil || !a.stories.loaded {
+		t.Fatalf("first: %v, index read %v", first.err, a.stories.loaded)
+	}
+	// b drops every key (its window ends after them), then saves a story.
+	if _, err := b.Prune(ctx, PrunePolicy{DedupWindow: time.Hour, Now: now.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(loggedKeys(t, b)); n != 0 {
+		t.Fatalf("%d keys left after the prune, want 0", n)
+	}
+	// a notices the prune at its next write (a fetch without items).
+	mustSave(t, a, update("first", now))
+	second := storyFetch("second", now)
+	b.runBatch([]*saveReq{second})
+	late := storyFetch("late", now)
+	a.runBatch([]*saveReq{late})
+	if second.err != nil || late.err != nil {
+		t.Fatalf("errors: %v, %v", second.err, late.err)
+	}
+	if late.res.Duplicate != 1 {
+		t.Errorf("late: %s, want a duplicate", counts(late.res))
+	}
+	if items, _ := a.stories.idx.Len(); items != 3 {
+		t.Errorf("a's index holds %d items, want 3 (first, second, late: none twice)", items)
+	}
+}
