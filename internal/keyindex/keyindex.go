@@ -24,7 +24,10 @@
 // work, about one key in two million at 2.5 million keys.
 package keyindex
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // Item is what a lookup finds: an item's rowid, its title's sketch
 // (dedup.TitleSketch; 0 unknown) and when it was first seen (Unix
@@ -69,12 +72,20 @@ type Index struct {
 	used   int // slots with a head
 }
 
+// maxEntries bounds the items and the keys of an index, whose entries are
+// numbered by int32: past it, Add records nothing (the store then misses
+// the joins the keys would have found), tens of gigabytes of memory in.
+var maxEntries = math.MaxInt32 - 1
+
 // Add records an item with the hashes of its keys. An item added twice
 // (a changed headline) is found by the keys of both; repeated hashes are
 // recorded once.
 func (x *Index) Add(it Item, hashes []int64) {
 	if x.nnodes == 0 {
 		x.nnodes = 1
+	}
+	if x.nitems >= maxEntries || x.nnodes+len(hashes) > maxEntries {
+		return
 	}
 	idx := int32(x.nitems)
 	x.items = grow(x.items, x.nitems)

@@ -219,3 +219,22 @@ func BenchmarkLookup(b *testing.B) {
 		i += 7919
 	}
 }
+
+// TestFull: past maxEntries items or keys, Add records nothing and what
+// was recorded stays.
+func TestFull(t *testing.T) {
+	defer func(n int) { maxEntries = n }(maxEntries)
+	maxEntries = 10
+	var x Index
+	defer x.Close()
+	for i := range 20 {
+		x.Add(Item{Rowid: int64(i)}, []int64{int64(i%3+1) << 32})
+	}
+	items, keys := x.Len()
+	if items > maxEntries || keys > maxEntries || keys == 0 {
+		t.Fatalf("Len() = %d, %d past a bound of %d", items, keys, maxEntries)
+	}
+	if got := lookup(&x, 1<<32); len(got) == 0 || got[len(got)-1].Rowid != 0 {
+		t.Errorf("Lookup(1<<32) = %v, want the first items, rowid 0 last", got)
+	}
+}
