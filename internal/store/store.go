@@ -162,6 +162,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{path: abs, tempDir: tempDir, log: log, asyncState: opts.AsyncStateSaves,
 		searchChunk: cmp.Or(opts.searchBatch, searchBatch), searchIdleAfter: cmp.Or(opts.searchIdle, searchIdle), searchIndexed: opts.searchIndexed}
+	s.stories.log = log
 	if err := registerFunctions(); err != nil {
 		return nil, fmt.Errorf("open database %q: register functions: %w", path, err)
 	}

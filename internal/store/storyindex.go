@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/syndic-dev/syndic/internal/keyindex"
 )
@@ -35,6 +38,7 @@ import (
 // is older than the dedup window, it is read again from the log, where
 // Prune has dropped those rows.
 type storyIndex struct {
+	log    *slog.Logger // nil logs nothing
 	idx    keyindex.Index
 	loaded bool
 	// since is the first-seen time from which the index holds items; last
@@ -73,6 +77,7 @@ func (x *storyIndex) lookup(ctx context.Context, tx sqlTx, since int64) (*keyind
 // load reads the rows of the log first seen at or after since.
 func (x *storyIndex) load(ctx context.Context, tx sqlTx, since int64) error {
 	x.forget()
+	start := time.Now()
 	var last int64
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM story_key_log").Scan(&last); err != nil {
 		return fmt.Errorf("read story key log: %w", err)
@@ -90,6 +95,10 @@ func (x *storyIndex) load(ctx context.Context, tx sqlTx, since int64) error {
 		return err
 	}
 	x.loaded, x.since, x.last = true, since, last
+	if x.log != nil {
+		items, keys := x.idx.Len()
+		x.log.Debug("story index read", "items", items, "keys", keys, "bytes", x.idx.Bytes(), "duration", time.Since(start))
+	}
 	return nil
 }
 
@@ -136,7 +145,7 @@ func (x *storyIndex) replay(ctx context.Context, tx sqlTx, query string, arg int
 	var hashes []int64
 	for rows.Next() {
 		var it keyindex.Item
-		var blob []byte
+		var blob sql.RawBytes // valid until Next: decoded at once
 		if err := rows.Scan(&it.Rowid, &it.FirstSeen, &it.Sketch, &blob); err != nil {
 			return fmt.Errorf("read story key log: %w", err)
 		}

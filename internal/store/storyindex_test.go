@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -429,4 +430,35 @@ func TestStoryIndexAfterForeignPrune(t *testing.T) {
 	if items, _ := a.stories.idx.Len(); items != 3 {
 		t.Errorf("a's index holds %d items, want 3 (first, second, late: none twice)", items)
 	}
+}
+
+// BenchmarkStoryIndexRead reads a log of 100,000 items with five keys
+// each into the index, as the first fetch with new items does.
+func BenchmarkStoryIndexRead(b *testing.B) {
+	ctx := context.Background()
+	s := openStore(b)
+	recs := make([]keyRecord, 100_000)
+	for i := range recs {
+		h := int64(uint64(i) * 0x9e3779b97f4a7c15)
+		recs[i] = keyRecord{rowid: int64(i + 1), firstSeen: 1, sketch: h, hashes: []int64{h, h + 1, h + 2, h + 3, h + 4}}
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := appendKeyLog(ctx, tx, recs)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var x storyIndex
+	defer x.forget()
+	for b.Loop() {
+		err := s.read(ctx, func(tx *sql.Tx) error { return x.load(ctx, tx, 0) })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if items, _ := x.idx.Len(); items != len(recs) {
+		b.Fatalf("read %d items, want %d", items, len(recs))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/item")
 }
