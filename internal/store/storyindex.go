@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -228,6 +229,16 @@ func insertLogSQL(n int) string {
 	return b.String()
 }
 
+// insertLogSQLs holds insertLogSQL(1 << i) at i, for each statement size
+// appendKeyLog uses.
+var insertLogSQLs = func() []string {
+	var l []string
+	for n := 1; n <= logRowsPerInsert; n *= 2 {
+		l = append(l, insertLogSQL(n))
+	}
+	return l
+}()
+
 // appendKeyLog appends recs to story_key_log within tx and returns the
 // seq of the last.
 func appendKeyLog(ctx context.Context, tx sqlTx, recs []keyRecord) (last int64, err error) {
@@ -241,7 +252,7 @@ func appendKeyLog(ctx context.Context, tx sqlTx, recs []keyRecord) (last int64, 
 		for _, r := range recs[:n] {
 			args = append(args, r.rowid, r.firstSeen, r.sketch, encodeKeyHashes(r.hashes))
 		}
-		res, err := tx.ExecContext(ctx, insertLogSQL(n), args...)
+		res, err := tx.ExecContext(ctx, insertLogSQLs[bits.TrailingZeros(uint(n))], args...)
 		if err != nil {
 			return 0, fmt.Errorf("save story keys of %d items: %w", len(recs), err)
 		}
