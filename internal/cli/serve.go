@@ -134,6 +134,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	d.metrics = metrics.New()
 	d.metrics.SetKnown(sourceIDs(cfg), outputIDs(cfg))
 	d.metrics.SetDatabaseSize(func() (int64, error) { return d.store.Size(context.Background()) })
+	d.metrics.SetStoryIndex(d.store.StoryIndexSize)
 	var changed func(...string)
 	if len(cfg.Server.WebSubHubs) > 0 && !d.noHTTP {
 		d.websub = d.newWebSub(cfg)

@@ -176,6 +176,8 @@ func TestServeFetchesAndPublishes(t *testing.T) {
 		`syndic_output_cache_total{format="atom",output="all",result="hit"}`,
 		`syndic_render_duration_seconds_count{format="json"}`,
 		`syndic_database_size_bytes`,
+		`syndic_story_index_items`,
+		`syndic_story_index_bytes`,
 		`syndic_deferrals_total`,
 		`syndic_backoffs_total`,
 	} {

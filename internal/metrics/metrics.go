@@ -63,8 +63,10 @@ type Metrics struct {
 	render        *prometheus.HistogramVec
 	websubPings   *prometheus.CounterVec
 
-	inFlight *funcGauge
-	dbSize   *funcGauge
+	inFlight   *funcGauge
+	dbSize     *funcGauge
+	indexItems *funcGauge
+	indexBytes *funcGauge
 }
 
 // New returns Metrics with every syndic series registered, plus the Go
@@ -138,6 +140,14 @@ func New() *Metrics {
 			"syndic_database_size_bytes",
 			"Size of the SQLite database in bytes, read at scrape time; absent when it cannot be read.",
 		),
+		indexItems: newFuncGauge(
+			"syndic_story_index_items",
+			"Items whose story keys the writer holds in memory to find stories across sources; 0 until the first fetch with new items reads them.",
+		),
+		indexBytes: newFuncGauge(
+			"syndic_story_index_bytes",
+			"Memory the story index holds, outside the Go heap (counted in process_resident_memory_bytes, not in go_memstats).",
+		),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -145,7 +155,7 @@ func New() *Metrics {
 		collectors.NewBuildInfoCollector(),
 		m.fetches, m.fetchDuration, m.fetchBytes, m.items, m.deferrals, m.backoffs,
 		m.schedLag, m.schedSkipped, m.requests, m.cache, m.render, m.websubPings,
-		m.inFlight, m.dbSize,
+		m.inFlight, m.dbSize, m.indexItems, m.indexBytes,
 	)
 	// Series of fixed sets exist from the start, so rate() and absent()
 	// see a zero rather than nothing before the first event.
@@ -339,6 +349,25 @@ func (m *Metrics) SetDatabaseSize(size func() (int64, error)) {
 			return 0, false
 		}
 		return float64(n), true
+	})
+}
+
+// SetStoryIndex installs the function read at every scrape for
+// syndic_story_index_items and syndic_story_index_bytes. A nil function
+// removes both.
+func (m *Metrics) SetStoryIndex(size func() (items, bytes int64)) {
+	if size == nil {
+		m.indexItems.set(nil)
+		m.indexBytes.set(nil)
+		return
+	}
+	m.indexItems.set(func() (float64, bool) {
+		n, _ := size()
+		return float64(n), true
+	})
+	m.indexBytes.set(func() (float64, bool) {
+		_, b := size()
+		return float64(b), true
 	})
 }
 

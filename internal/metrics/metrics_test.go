@@ -426,6 +426,29 @@ func TestDatabaseSize(t *testing.T) {
 	}
 }
 
+func TestStoryIndexGauges(t *testing.T) {
+	m := New()
+	if _, ok := scrape(t, m)["syndic_story_index_bytes"]; ok {
+		t.Error("syndic_story_index_bytes exposed before SetStoryIndex")
+	}
+	items, bytes := int64(3), int64(4096)
+	m.SetStoryIndex(func() (int64, int64) { return items, bytes })
+	check(t, scrape(t, m), []want{
+		{"syndic_story_index_items", l{}, 3},
+		{"syndic_story_index_bytes", l{}, 4096},
+	})
+	items, bytes = 500000, 65<<20 // read at scrape time
+	check(t, scrape(t, m), []want{
+		{"syndic_story_index_items", l{}, 500000},
+		{"syndic_story_index_bytes", l{}, 65 << 20},
+	})
+	m.SetStoryIndex(nil)
+	fams := scrape(t, m)
+	if _, ok := fams["syndic_story_index_items"]; ok {
+		t.Error("syndic_story_index_items exposed after SetStoryIndex(nil)")
+	}
+}
+
 func TestSchedulerGauges(t *testing.T) {
 	m := New()
 	if _, ok := scrape(t, m)["syndic_fetches_in_flight"]; ok {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/syndic-dev/syndic/internal/keyindex"
@@ -49,6 +50,23 @@ type storyIndex struct {
 	// latest is the latest since a lookup asked for, and checked what it
 	// was when the index last counted the items older than it.
 	latest, checked int64
+	// items and bytes are the index's size for other goroutines (Store.
+	// StoryIndexSize), set after every change.
+	items, bytes atomic.Int64
+}
+
+// publish records the index's size for StoryIndexSize.
+func (x *storyIndex) publish() {
+	n, _ := x.idx.Len()
+	x.items.Store(int64(n))
+	x.bytes.Store(x.idx.Bytes())
+}
+
+// StoryIndexSize reports how many items the writer's story index holds and
+// the memory it takes (storyindex.go): both 0 until a fetch with new
+// items reads it, and in a read-only Store.
+func (s *Store) StoryIndexSize() (items, bytes int64) {
+	return s.stories.items.Load(), s.stories.bytes.Load()
 }
 
 // storyIndexCheckEvery is how often, in fetch time, the writer counts
@@ -96,6 +114,7 @@ func (x *storyIndex) load(ctx context.Context, tx sqlTx, since int64) error {
 		return err
 	}
 	x.loaded, x.since, x.last = true, since, last
+	x.publish()
 	if x.log != nil {
 		items, keys := x.idx.Len()
 		x.log.Debug("story index read", "items", items, "keys", keys, "bytes", x.idx.Bytes(), "duration", time.Since(start))
@@ -133,6 +152,7 @@ func (x *storyIndex) catchUp(ctx context.Context, tx sqlTx) error {
 		return err
 	}
 	x.last = last
+	x.publish()
 	return nil
 }
 
@@ -170,6 +190,7 @@ func (x *storyIndex) committed(recs []keyRecord, last int64) {
 		x.idx.Add(keyindex.Item{Rowid: r.rowid, Sketch: r.sketch, FirstSeen: r.firstSeen}, r.hashes)
 	}
 	x.last = last
+	x.publish()
 }
 
 // tidy drops the index, to be read again, when more than half of it is
@@ -190,6 +211,7 @@ func (x *storyIndex) tidy() {
 func (x *storyIndex) forget() {
 	x.idx.Close()
 	x.loaded, x.since, x.last = false, 0, 0
+	x.publish()
 }
 
 // encodeKeyHashes is the key_hashes column of hashes.

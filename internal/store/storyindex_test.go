@@ -158,6 +158,13 @@ func TestStoryIndexReadFromLog(t *testing.T) {
 	if items, keys := b.stories.idx.Len(); items != 2 || keys != 2 {
 		t.Errorf("index holds %d items and %d keys, want 2 and 2", items, keys)
 	}
+	if items, bytes := b.StoryIndexSize(); items != 2 || bytes <= 0 {
+		t.Errorf("StoryIndexSize() = %d, %d; want 2 items in some memory", items, bytes)
+	}
+	b.Close()
+	if items, bytes := b.StoryIndexSize(); items != 0 || bytes != 0 {
+		t.Errorf("StoryIndexSize() after Close = %d, %d; want 0, 0", items, bytes)
+	}
 }
 
 // TestStoryIndexCatchesUp: another process commits a story after this
