@@ -92,11 +92,11 @@ func logStoryKeys(ctx context.Context, tx *sql.Tx) error {
 	for rows.Next() {
 		var r keyRecord
 		var h int64
-		if err := rows.Scan(&r.rowid, &r.firstSeen, &r.sketch, &h); err != nil {
+		if err := rows.Scan(&r.item.Rowid, &r.item.FirstSeen, &r.item.Sketch, &h); err != nil {
 			rows.Close()
 			return fmt.Errorf("read story keys: %w", err)
 		}
-		if n := len(recs); n > 0 && recs[n-1].rowid == r.rowid && recs[n-1].sketch == r.sketch {
+		if n := len(recs); n > 0 && recs[n-1].item.Rowid == r.item.Rowid && recs[n-1].item.Sketch == r.item.Sketch {
 			if !slices.Contains(recs[n-1].hashes, h) {
 				recs[n-1].hashes = append(recs[n-1].hashes, h)
 			}

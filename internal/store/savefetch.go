@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -227,10 +226,6 @@ func (w keyWants) add(it *model.Item, hash func(string) int64) {
 			w[h] = kw
 		}
 	}
-}
-
-func (w keyWants) hashes() []int64 {
-	return slices.Collect(maps.Keys(w))
 }
 
 // worth reports whether a candidate of key hash h with title sketch
@@ -783,7 +778,6 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 	if len(want) == 0 {
 		return nil
 	}
-	hashes := want.hashes()
 	since := w.now - w.u.DedupWindow.Milliseconds()
 	idx, err := w.index.lookup(ctx, w.tx, since)
 	if err != nil {
@@ -794,10 +788,11 @@ func (w *itemWriter) loadCandidates(ctx context.Context, fresh []*model.Item) er
 		return err
 	}
 	w.cands = cands
-	for _, h := range hashes {
-		for _, k := range w.keys.byHash[h] {
-			if k.sourceID != w.u.SourceID && k.firstSeen >= since {
-				w.cands[h] = append(w.cands[h], candidate{rowid: k.rowid, firstSeen: k.firstSeen, sketch: k.sketch})
+	for h := range want {
+		for _, i := range w.keys.byHash[h] {
+			r := &w.keys.records[i]
+			if r.sourceID != w.u.SourceID && r.item.FirstSeen >= since {
+				w.cands[h] = append(w.cands[h], candidate{rowid: r.item.Rowid, firstSeen: r.item.FirstSeen, sketch: r.item.Sketch})
 			}
 		}
 	}
@@ -894,25 +889,16 @@ func (w *itemWriter) candidate(ctx context.Context, rowid int64) (*model.Item, e
 // byHash.
 type keyBuffer struct {
 	records []keyRecord
-	byHash  map[int64][]storyKey
-	ftsRows []int64 // rowids of new items, for the full-text index
-	pending int64   // new items recorded for the index by flush
+	byHash  map[int64][]int // indexes into records
+	ftsRows []int64         // rowids of new items, for the full-text index
+	pending int64           // new items recorded for the index by flush
 	// last is the seq of the last log row flush appended.
 	last int64
 }
 
-// storyKey is a buffered key, with what candidate lookups need of its
-// item.
-type storyKey struct {
-	hash      int64
-	rowid     int64
-	sourceID  string
-	firstSeen int64
-	sketch    int64 // of the item's title; 0 unknown
-}
-
 // add buffers the keys of an item's headline, hashed by hash.
 func (b *keyBuffer) add(rowid int64, sourceID string, firstSeen, sketch int64, keys []string, hash func(string) int64) {
+	rec := len(b.records)
 	hashes := make([]int64, 0, len(keys))
 	for _, k := range keys {
 		if k == "" {
@@ -924,12 +910,12 @@ func (b *keyBuffer) add(rowid int64, sourceID string, firstSeen, sketch int64, k
 		}
 		hashes = append(hashes, h)
 		if b.byHash == nil {
-			b.byHash = make(map[int64][]storyKey)
+			b.byHash = make(map[int64][]int)
 		}
-		b.byHash[h] = append(b.byHash[h], storyKey{hash: h, rowid: rowid, sourceID: sourceID, firstSeen: firstSeen, sketch: sketch})
+		b.byHash[h] = append(b.byHash[h], rec)
 	}
 	if len(hashes) > 0 {
-		b.records = append(b.records, keyRecord{rowid: rowid, firstSeen: firstSeen, sketch: sketch, hashes: hashes})
+		b.records = append(b.records, keyRecord{item: keyindex.Item{Rowid: rowid, Sketch: sketch, FirstSeen: firstSeen}, sourceID: sourceID, hashes: hashes})
 	}
 }
 

@@ -73,12 +73,13 @@ func (s *Store) StoryIndexSize() (items, bytes int64) {
 // the items of the index older than the dedup window.
 const storyIndexCheckEvery = 10 * 60 * 1000 // ms
 
-// keyRecord is one row of story_key_log: the keys of an item's headline.
+// keyRecord is one row of story_key_log: the keys of an item's headline,
+// and the source of the item while the transaction that adds it runs
+// (keyBuffer).
 type keyRecord struct {
-	rowid     int64
-	firstSeen int64
-	sketch    int64
-	hashes    []int64
+	item     keyindex.Item
+	sourceID string
+	hashes   []int64
 }
 
 // lookup returns the index, read from the log within tx when it does not
@@ -97,19 +98,11 @@ func (x *storyIndex) lookup(ctx context.Context, tx sqlTx, since int64) (*keyind
 func (x *storyIndex) load(ctx context.Context, tx sqlTx, since int64) error {
 	x.forget()
 	start := time.Now()
-	var last int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM story_key_log").Scan(&last); err != nil {
-		return fmt.Errorf("read story key log: %w", err)
+	last, err := lastLogSeq(ctx, tx)
+	if err != nil {
+		return err
 	}
-	if err := x.replay(ctx, tx, `
-		SELECT
-			item_rowid,
-			first_seen,
-			title_sketch,
-			key_hashes
-		FROM story_key_log
-		WHERE first_seen >= ?
-		ORDER BY seq`, since); err != nil {
+	if err := x.replay(ctx, tx, "first_seen >= ?", since); err != nil {
 		x.forget()
 		return err
 	}
@@ -128,25 +121,17 @@ func (x *storyIndex) catchUp(ctx context.Context, tx sqlTx) error {
 	if !x.loaded {
 		return nil
 	}
-	var last int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM story_key_log").Scan(&last); err != nil {
+	last, err := lastLogSeq(ctx, tx)
+	if err != nil {
 		x.forget()
-		return fmt.Errorf("read story key log: %w", err)
+		return err
 	}
 	if last <= x.last {
 		// Nothing new; fewer when Prune dropped the last rows, which the
 		// index may keep (seqs are never given twice).
 		return nil
 	}
-	if err := x.replay(ctx, tx, `
-		SELECT
-			item_rowid,
-			first_seen,
-			title_sketch,
-			key_hashes
-		FROM story_key_log
-		WHERE seq > ?
-		ORDER BY seq`, x.last); err != nil {
+	if err := x.replay(ctx, tx, "seq > ?", x.last); err != nil {
 		// Half replayed is not what the log says: read it again next time.
 		x.forget()
 		return err
@@ -156,9 +141,27 @@ func (x *storyIndex) catchUp(ctx context.Context, tx sqlTx) error {
 	return nil
 }
 
-// replay adds the log rows query selects with arg.
-func (x *storyIndex) replay(ctx context.Context, tx sqlTx, query string, arg int64) error {
-	rows, err := tx.QueryContext(ctx, query, arg)
+// lastLogSeq reads the seq of the log's last row, 0 for an empty log.
+func lastLogSeq(ctx context.Context, tx sqlTx) (int64, error) {
+	var last int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM story_key_log").Scan(&last); err != nil {
+		return 0, fmt.Errorf("read story key log: %w", err)
+	}
+	return last, nil
+}
+
+// replay adds, in log order, the log rows that the condition where selects
+// with arg.
+func (x *storyIndex) replay(ctx context.Context, tx sqlTx, where string, arg int64) error {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT
+			item_rowid,
+			first_seen,
+			title_sketch,
+			key_hashes
+		FROM story_key_log
+		WHERE `+where+`
+		ORDER BY seq`, arg)
 	if err != nil {
 		return fmt.Errorf("read story key log: %w", err)
 	}
@@ -187,7 +190,7 @@ func (x *storyIndex) committed(recs []keyRecord, last int64) {
 		return
 	}
 	for _, r := range recs {
-		x.idx.Add(keyindex.Item{Rowid: r.rowid, Sketch: r.sketch, FirstSeen: r.firstSeen}, r.hashes)
+		x.idx.Add(r.item, r.hashes)
 	}
 	x.last = last
 	x.publish()
@@ -272,7 +275,7 @@ func appendKeyLog(ctx context.Context, tx sqlTx, recs []keyRecord) (last int64, 
 		}
 		args = args[:0]
 		for _, r := range recs[:n] {
-			args = append(args, r.rowid, r.firstSeen, r.sketch, encodeKeyHashes(r.hashes))
+			args = append(args, r.item.Rowid, r.item.FirstSeen, r.item.Sketch, encodeKeyHashes(r.hashes))
 		}
 		res, err := tx.ExecContext(ctx, insertLogSQLs[bits.TrailingZeros(uint(n))], args...)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syndic-dev/syndic/internal/keyindex"
 	"github.com/syndic-dev/syndic/internal/model"
 )
 
@@ -447,7 +448,7 @@ func BenchmarkStoryIndexRead(b *testing.B) {
 	recs := make([]keyRecord, 100_000)
 	for i := range recs {
 		h := int64(uint64(i) * 0x9e3779b97f4a7c15)
-		recs[i] = keyRecord{rowid: int64(i + 1), firstSeen: 1, sketch: h, hashes: []int64{h, h + 1, h + 2, h + 3, h + 4}}
+		recs[i] = keyRecord{item: keyindex.Item{Rowid: int64(i + 1), FirstSeen: 1, Sketch: h}, hashes: []int64{h, h + 1, h + 2, h + 3, h + 4}}
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := appendKeyLog(ctx, tx, recs)
